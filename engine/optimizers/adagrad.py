@@ -1,0 +1,72 @@
+"""Adagrad (Duchi, Hazan & Singer, 2011), as torch.optim.Adagrad."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .base import EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, is_nonzero, nonneg
+
+
+class Adagrad(Optimizer):
+    r"""Divide by the root of the *cumulative* sum of squared gradients.
+
+    .. math::
+        \textbf{input}: \gamma \text{ (lr)}, \eta \text{ (lr_decay)},
+            \lambda \text{ (weight_decay)}, \tau \text{ (initial_accumulator_value)},
+            \epsilon \text{ (eps)} \\
+        \textbf{state}: s_0 = \tau \text{ (sum)} \\
+        \textbf{for } t = 1, 2, \ldots: \\
+        \quad g_t \leftarrow \nabla f(\theta_{t-1}) + \lambda \theta_{t-1}
+            \quad (\text{if } \lambda \ne 0) \\
+        \quad \tilde\gamma \leftarrow \gamma / (1 + (t - 1) \eta) \\
+        \quad s_t \leftarrow s_{t-1} + g_t^2 \\
+        \quad \theta_t \leftarrow \theta_{t-1} - \tilde\gamma g_t / (\sqrt{s_t} + \epsilon)
+
+    Because :math:`s_t` only grows, the effective step :math:`\tilde\gamma / \sqrt{s_t}` shrinks
+    forever: good for sparse features, but training can stall prematurely (course notes).
+    As in torch, :math:`\epsilon` is added outside the square root.
+    """
+
+    name: ClassVar[str] = "adagrad"
+    defaults: ClassVar[dict] = {
+        "lr": 1e-2,
+        "lr_decay": 0.0,
+        "weight_decay": 0.0,
+        "initial_accumulator_value": 0.0,
+        "eps": 1e-10,
+    }
+    rules: ClassVar[tuple[Rule, ...]] = (
+        LR_RULE,
+        Rule("lr_decay", "Invalid lr_decay value: {}", nonneg),
+        WD_RULE,
+        Rule(
+            "initial_accumulator_value",
+            "Invalid initial_accumulator_value value: {}",
+            nonneg,
+        ),
+        EPS_RULE,
+    )
+    buffers: ClassVar[tuple[str, ...]] = ("sum",)
+
+    def _prepare(self) -> None:
+        self._use_wd = is_nonzero(self.hparams["weight_decay"])
+
+    def init(self, params: np.ndarray) -> dict:
+        state = super().init(params)
+        state["sum"] += self.hparams["initial_accumulator_value"]
+        return state
+
+    def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
+        hp = self.hparams
+        state["step"] += 1
+        g = grad
+        if self._use_wd:
+            g = g + hp["weight_decay"] * params
+        clr = hp["lr"] / (1 + (state["step"] - 1) * hp["lr_decay"])
+        state_sum = state["sum"]
+        state_sum += g * g
+        std = np.sqrt(state_sum)
+        std += hp["eps"]
+        params += (-clr * g) / std
