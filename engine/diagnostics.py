@@ -7,7 +7,7 @@ layers only. Pages 2 and 3 and the trainer use these, so each idea has one imple
 * :func:`layer_norms` — ‖∂L/∂W_l‖_F (or ‖W_l‖, ‖∂L/∂a_l‖) per layer, and
   :func:`update_ratio` ‖ΔW_l‖ / ‖W_l‖ (healthy training is around 1e-3 per step).
 * :func:`activation_stats` — per-layer mean/std of activations, the saturated fraction
-  (sigmoid/tanh outputs within ``tol`` of their bounds, where σ' ≈ 0) and the dead-unit
+  (sigmoid/tanh near their bounds, as :mod:`engine.activations` defines it) and the dead-unit
   fraction (ReLU units that output 0 for every sample in the batch).
 * :func:`sparsity` — exact-zero count and near-zero (|w| < ε) count.
 * :func:`shared_bins` + :func:`histogram` — the ONE histogram binning every page uses, so runs
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from engine import activations as _acts
 
 
 def _norm(a: np.ndarray) -> float:
@@ -41,26 +43,12 @@ def update_ratio(updates: Sequence[np.ndarray], weights: Sequence[np.ndarray]) -
     return out
 
 
-def _saturated_sigmoid(a: np.ndarray, tol: float) -> np.ndarray:
-    return (a < tol) | (a > 1.0 - tol)
-
-
-def _saturated_tanh(a: np.ndarray, tol: float) -> np.ndarray:
-    return np.abs(a) > 1.0 - tol
-
-
-# activation name -> boolean "saturated" mask of its OUTPUT (where the derivative is ~0)
-SATURATION = {"sigmoid": _saturated_sigmoid, "tanh": _saturated_tanh}
-# activations whose units can die (output <= 0 for every input: zero or tiny gradient)
-CAN_DIE = ("relu", "leaky_relu")
-
-
 @dataclass(frozen=True)
 class ActivationStats:
     """Per-layer activation health, each ``(L,)`` over hidden layers.
 
-    ``saturated`` is ``nan`` for activations that do not saturate, ``dead`` is ``nan`` for
-    those whose units cannot die (see :data:`SATURATION`, :data:`CAN_DIE`).
+    ``saturated`` is ``nan`` for activations that do not saturate (relu, leaky_relu, linear);
+    ``dead`` is ``nan`` for those whose units cannot die (sigmoid, tanh, linear).
     """
 
     mean: np.ndarray
@@ -70,23 +58,33 @@ class ActivationStats:
 
 
 def activation_stats(
-    activations: Sequence[np.ndarray], activation: str, tol: float = 0.01
+    activations: Sequence[np.ndarray],
+    activation: str,
+    pre_activations: Sequence[np.ndarray] | None = None,
+    slope: float = _acts.DEFAULT_LEAKY_SLOPE,
 ) -> ActivationStats:
-    """Statistics of hidden activations ``a_l`` of shape ``(batch, width_l)``.
+    """Statistics of hidden activations ``a_l = f(z_l)`` of shape ``(batch, width_l)``.
 
     * mean_l, std_l over all batch × width entries;
-    * saturated_l = fraction of entries with σ(z) < tol or > 1 - tol (sigmoid), |tanh z| > 1 - tol;
-    * dead_l = fraction of units (columns) with a <= 0 for every sample of the batch.
+    * saturated_l (sigmoid, tanh) = fraction of entries the activation's own
+      ``saturated(z, a)`` flags (:data:`engine.activations.SATURATION`: σ < 0.02 or > 0.98,
+      |tanh| > 0.98), where f'(z) is a few percent of its maximum;
+    * dead_l (relu; leaky_relu "dormant") = fraction of units (columns) with z <= 0 for every
+      sample of the batch. Without ``pre_activations`` the sign of ``a`` stands in for z
+      (exact for relu and leaky_relu, whose outputs keep the sign of z up to a = 0).
     """
-    sat_fn = SATURATION.get(activation)
+    act = _acts.get(activation)
+    kind = act.saturation_kind
     mean, std, sat, dead = [], [], [], []
-    for a in activations:
-        a = np.asarray(a, dtype=np.float64)
+    for i, a in enumerate(activations):
+        a = np.asarray(a)
+        z = a if pre_activations is None else np.asarray(pre_activations[i])
         mean.append(a.mean() if a.size else np.nan)
         std.append(a.std() if a.size else np.nan)
-        sat.append(sat_fn(a, tol).mean() if sat_fn and a.size else np.nan)
-        if activation in CAN_DIE and a.size:
-            dead.append(np.all(a.reshape(a.shape[0], -1) <= 0.0, axis=0).mean())
+        mask = act.saturated(z, a, slope) if a.size else None
+        sat.append(mask.mean() if kind == "saturated" and mask is not None else np.nan)
+        if kind in ("dead", "negative side") and mask is not None:
+            dead.append(np.all(mask.reshape(a.shape[0], -1), axis=0).mean())
         else:
             dead.append(np.nan)
     return ActivationStats(*(np.array(v, dtype=np.float64) for v in (mean, std, sat, dead)))

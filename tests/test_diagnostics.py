@@ -91,11 +91,17 @@ def test_layer_norms_and_update_ratio():
 
 
 def test_activation_stats_saturation_and_dead_units():
-    tanh_acts = [np.array([[0.999, 0.0], [-0.995, 0.5]])]
-    st = activation_stats(tanh_acts, "tanh", tol=0.01)
+    tanh_acts = [np.array([[0.999, 0.0], [-0.985, 0.5]])]
+    st = activation_stats(tanh_acts, "tanh")  # engine.activations: saturated when |a| > 0.98
     assert st.saturated[0] == pytest.approx(0.5) and np.isnan(st.dead[0])
     assert st.mean[0] == pytest.approx(tanh_acts[0].mean())
-    sig = activation_stats([np.array([[0.001, 0.5, 0.995]])], "sigmoid")
+    assert st.std[0] == pytest.approx(tanh_acts[0].std())
+    sig = activation_stats([np.array([[0.01, 0.5, 0.99]])], "sigmoid")
     assert sig.saturated[0] == pytest.approx(2 / 3)
     relu = activation_stats([np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])], "relu")
     assert relu.dead[0] == pytest.approx(1 / 3) and np.isnan(relu.saturated[0])
+    z = np.array([[-1.0, 2.0], [-3.0, -1.0]])
+    leaky = activation_stats([np.where(z > 0, z, 0.01 * z)], "leaky_relu", pre_activations=[z])
+    assert leaky.dead[0] == pytest.approx(0.5)
+    lin = activation_stats([z], "linear")
+    assert np.isnan(lin.saturated[0]) and np.isnan(lin.dead[0])
