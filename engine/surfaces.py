@@ -405,7 +405,7 @@ SURFACES: dict[str, Surface] = {
             domain=((-3.0, 3.0), (-2.0, 2.0)),
             minima=_SIX_HUMP_MINIMA,
             min_value=float(_six_hump_f(np.array(_SIX_HUMP_MINIMA[0]))),
-            default_start=(-1.5, 1.0),
+            default_start=(-2.0, -1.0),
             log_contours=False,
             note="Two global minima and four local ones (the six humps).",
         ),
@@ -451,3 +451,53 @@ def get(name: str) -> Surface:
         return SURFACES[name]
     except (KeyError, TypeError):
         raise ValueError(f"Unknown surface {name!r}; choose one of {', '.join(SURFACES)}") from None
+
+
+def from_formula(text: str, domain=((-5.0, 5.0), (-5.0, 5.0)), minimum=None) -> Surface:
+    """A :class:`Surface` from a user-typed formula f(x, y), compiled by :mod:`engine.formula`
+    (allowlisted ``ast`` walk, exact forward-mode gradient; never eval).
+
+    ``domain`` is ``((xmin, xmax), (ymin, ymax))``; ``minimum`` an optional known minimizer
+    ``(x, y)``. The default start is the finite grid point nearest to (20%, 80%) of the box.
+
+    Raises:
+        ValueError: a readable message if the formula, domain or minimum is rejected, or if f
+        is not finite anywhere on the domain.
+    """
+    from engine.formula import compile_formula  # lazy: the built-ins do not need the compiler
+
+    formula = compile_formula(text)
+    try:
+        (x0, x1), (y0, y1) = ((float(a), float(b)) for a, b in domain)
+    except (TypeError, ValueError):
+        raise ValueError(f"domain must be ((xmin, xmax), (ymin, ymax)), got {domain!r}") from None
+    if not (np.isfinite([x0, x1, y0, y1]).all() and x0 < x1 and y0 < y1):
+        raise ValueError(f"domain needs finite bounds with min < max, got {domain!r}")
+    minima, min_value = [], None
+    if minimum is not None:
+        try:
+            minima = [(float(minimum[0]), float(minimum[1]))]
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"minimum must be a point (x, y), got {minimum!r}") from None
+        min_value = float(formula.f(np.array(minima[0])))
+        if not np.isfinite(min_value):
+            raise ValueError(f"f is not finite at the given minimum {minima[0]}")
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 21), np.linspace(y0, y1, 21))
+    pts = np.stack([gx.ravel(), gy.ravel()], axis=-1)
+    ok = np.isfinite(formula.f(pts)) & np.isfinite(formula.grad(pts)).all(axis=-1)
+    if not ok.any():
+        raise ValueError("f(x, y) is not finite anywhere on the domain; check the formula")
+    target = np.array([x0 + 0.2 * (x1 - x0), y0 + 0.8 * (y1 - y0)])
+    start = pts[ok][np.argmin(np.hypot(*(pts[ok] - target).T))]
+    return Surface(
+        name="custom",
+        title="Custom formula",
+        latex="f(x,y) = " + formula.latex,
+        f=formula.f,
+        grad=formula.grad,
+        domain=((x0, x1), (y0, y1)),
+        minima=minima,
+        min_value=min_value,
+        default_start=(float(start[0]), float(start[1])),
+        note=f"Your formula: {formula.text}",
+    )
