@@ -26,7 +26,9 @@ How the L1 term is applied (:data:`L1_METHODS`), with ``η`` the learning rate:
   Carpenter 2008) and the θ = ∞ case of Langford, Li & Zhang's truncated gradient (2009, JMLR):
   the L1 pull may bring a weight to 0 but never push it across. Because an adaptive optimizer
   mixes the data and L1 terms, a crossing is not attributed to either: every crossing is
-  truncated. Exact zeros.
+  truncated. Exact zeros. With momentum or Adam the optimizer's buffers push a truncated
+  weight off 0 again on the next step, so fewer weights sit at 0 at any one time; proximal
+  (applied after the optimizer's step) is the robust way to get sparse weights there.
 
 Per step, the trainer calls::
 
