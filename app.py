@@ -1,0 +1,33 @@
+"""Router: page config and navigation. Adding a page is one line in ``PAGES``.
+
+Run with ``streamlit run app.py``. Each page is a thin script under ``pages/``; the engine
+(``engine/``) is pure NumPy and the figures (``viz/``) are pure Plotly builders.
+"""
+
+import streamlit as st
+
+# (script, title, Material icon, url_path, one-sentence help shown as the nav tooltip)
+PAGES = [
+    ("pages/home.py", "Home", ":material/home:", "home", "What this app shows and where to start."),
+    (
+        "pages/race.py",
+        "Optimizer race",
+        ":material/sports_score:",
+        "race",
+        "Race SGD, Momentum, RMSProp, Adagrad, Adam and friends on classic 2D loss surfaces.",
+    ),
+]
+
+st.set_page_config(
+    page_title="Training dynamics, visualized",
+    page_icon=":material/ssid_chart:",
+    layout="wide",
+)
+
+page = st.navigation(
+    [
+        st.Page(script, title=title, icon=icon, url_path=path, help=help_, default=i == 0)
+        for i, (script, title, icon, path, help_) in enumerate(PAGES)
+    ]
+)
+page.run()

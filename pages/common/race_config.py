@@ -1,0 +1,272 @@
+"""The Optimizer-race page's knobs, declared once as data, and the config they produce.
+
+No Streamlit here: this module only turns surface/preset tables into :class:`Knob` tuples and
+validated values into a :class:`RaceConfig`, so tests and the README caps table use the same
+data the page does. URL keys are short: ``surface, n, steps, x0, y0, noise, seed`` and per entry
+``i = 1..6``: ``e<i>`` (preset label), ``lr<i>`` and the advanced hyperparameters
+``m<i>, d<i>, wd<i>, nes<i>, a<i>, eps<i>, c<i>, lrd<i>, acc<i>, b1_<i>, b2_<i>, ams<i>, bc<i>,
+md<i>, dwd<i>, rho<i>`` (see :data:`SHORT`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from engine import optimizers, race, surfaces
+from engine.knobs import Knob
+
+MAX_ENTRIES = 6
+MAX_STEPS = 5000
+
+SHORT = {
+    "momentum": "m",
+    "dampening": "d",
+    "weight_decay": "wd",
+    "nesterov": "nes",
+    "alpha": "a",
+    "eps": "eps",
+    "centered": "c",
+    "lr_decay": "lrd",
+    "initial_accumulator_value": "acc",
+    "beta1": "b1_",
+    "beta2": "b2_",
+    "amsgrad": "ams",
+    "bias_correction": "bc",
+    "momentum_decay": "md",
+    "decoupled_weight_decay": "dwd",
+    "rho": "rho",
+}
+"""Hyperparameter name -> URL key prefix; the entry number follows (``b1_`` + ``2``)."""
+
+SLOT_DEFAULTS = (*race.DEFAULT_LABELS, "Nesterov")
+"""The preset each entry slot starts with (the engine's default race, then Nesterov)."""
+
+# Presets whose default lr borrows another preset's per-surface rate (same update family).
+_LR_FAMILY = {
+    "Momentum (EMA)": "SGD",
+    "Nesterov": "Momentum",
+    "Adam (no bias correction)": "Adam",
+    "AdamW": "Adam",
+    "NAdam": "Adam",
+}
+
+SURFACE = Knob(
+    "surface",
+    "Surface",
+    "choice",
+    surfaces.DEFAULT_SURFACE,
+    choices=tuple(surfaces.SURFACES),
+    help="The 2D loss landscape the optimizers race on.",
+)
+N_ENTRIES = Knob(
+    "n",
+    "Racers",
+    "int",
+    len(race.DEFAULT_LABELS),
+    lo=1,
+    hi=MAX_ENTRIES,
+    cap=True,
+    help=f"How many optimizers race (up to {MAX_ENTRIES}).",
+)
+STEPS = Knob(
+    "steps",
+    "Steps",
+    "int",
+    race.DEFAULT_STEPS,
+    lo=1,
+    hi=MAX_STEPS,
+    step=50,
+    cap=True,
+    help=f"Optimizer steps per racer (at most {MAX_STEPS:,}).",
+)
+NOISE = Knob(
+    "noise",
+    "Gradient noise σ",
+    "float",
+    0.0,
+    lo=0.0,
+    hi=100.0,
+    step=0.1,
+    cap=True,
+    help="Standard deviation of Gaussian noise added to every gradient (a stand-in for "
+    "minibatch noise).",
+)
+SEED = Knob(
+    "seed",
+    "Noise seed",
+    "int",
+    0,
+    lo=0,
+    hi=2**31 - 1,
+    help="Same seed, same noise: the race is reproducible.",
+)
+STATIC_KNOBS = (SURFACE, N_ENTRIES, STEPS, NOISE, SEED)
+
+
+def default_lr(surface_name: str, preset: str) -> float:
+    """The starting learning rate of ``preset`` on ``surface_name``.
+
+    The engine's default race tunes SGD, Momentum, RMSProp, Adagrad and Adam per surface; a
+    variant borrows its family's rate; Adadelta keeps torch's lr = 1.
+    """
+    label = _LR_FAMILY.get(preset, preset)
+    lrs = race.DEFAULT_LRS.get(surface_name, race.DEFAULT_LRS[surfaces.DEFAULT_SURFACE])
+    if label in race.DEFAULT_LABELS:
+        return float(lrs[race.DEFAULT_LABELS.index(label)])
+    name = optimizers.PRESETS[preset][0]
+    return float(optimizers.OPTIMIZERS[name].defaults["lr"])
+
+
+def start_knobs(surface_name: str) -> tuple[Knob, Knob]:
+    """x0, y0: bounded by the surface's domain, defaulting to its classic start."""
+    s = surfaces.get(surface_name)
+    (xlo, xhi), (ylo, yhi) = s.domain
+    x, y = s.default_start
+    return (
+        Knob("x0", "Start x", "float", float(x), lo=xlo, hi=xhi, help="Click the map to pick."),
+        Knob("y0", "Start y", "float", float(y), lo=ylo, hi=yhi, help="Click the map to pick."),
+    )
+
+
+def entry_key(name: str, i: int) -> str:
+    """URL key of hyperparameter ``name`` of entry ``i`` (1-based): ``lr2``, ``m2``, ``b1_2``."""
+    return f"{'lr' if name == 'lr' else SHORT.get(name, name)}{i}"
+
+
+def preset_knob(i: int) -> Knob:
+    """Entry ``i``'s preset selector (``e<i>``)."""
+    return Knob(
+        f"e{i}",
+        f"Racer {i}",
+        "choice",
+        SLOT_DEFAULTS[i - 1],
+        choices=tuple(optimizers.PRESETS),
+        help="An optimizer preset (torch.optim names and defaults).",
+    )
+
+
+def entry_knobs(i: int, preset: str, surface_name: str) -> tuple[Knob, ...]:
+    """Entry ``i``'s hyperparameter knobs for ``preset``: lr first, defaults = the preset's.
+
+    Keys are entry-specific (``lr<i>``, ``m<i>``...); labels stay the optimizer's own.
+    """
+    name, preset_hparams = optimizers.PRESETS[preset]
+    flat = optimizers.flat_from_hparams(preset_hparams)
+    out = []
+    for knob in optimizers.HPARAMS[name]:
+        default = default_lr(surface_name, preset) if knob.key == "lr" else knob.default
+        default = flat.get(knob.key, default)
+        out.append(
+            Knob(
+                entry_key(knob.key, i),
+                f"Racer {i} {knob.label}",
+                knob.kind,
+                default,
+                lo=knob.lo,
+                hi=knob.hi,
+                choices=knob.choices,
+                log=knob.log,
+                help=knob.help,
+                cap=False,
+                extra={"hparam": knob.key, "short_label": knob.label},
+            )
+        )
+    return tuple(out)
+
+
+def all_entry_keys(i: int) -> tuple[str, ...]:
+    """Every URL key entry ``i`` can use, whatever its preset (to reset an entry)."""
+    return (f"lr{i}", *(entry_key(name, i) for name in SHORT))
+
+
+@dataclass(frozen=True)
+class RacerSpec:
+    """One validated racer: its legend label, preset, optimizer name and keyword hparams."""
+
+    label: str
+    preset: str
+    optimizer: str
+    hparams: tuple[tuple[str, Any], ...]
+
+    def entry(self) -> race.Entry:
+        return race.Entry(self.label, self.optimizer, dict(self.hparams))
+
+
+@dataclass(frozen=True)
+class RaceConfig:
+    """Everything that determines a race; hashable, so it keys the page's cache."""
+
+    surface: str
+    racers: tuple[RacerSpec, ...]
+    start: tuple[float, float]
+    steps: int
+    noise: float
+    seed: int
+
+    def key(self) -> str:
+        """A stable text form of the config (cache key, autoplay marker)."""
+        return json.dumps(
+            [
+                self.surface,
+                [list(map(str, (r.label, r.hparams))) for r in self.racers],
+                self.start,
+                self.steps,
+                self.noise,
+                self.seed,
+            ]
+        )
+
+
+def racer(i: int, preset: str, flat: dict[str, Any]) -> tuple[RacerSpec, str | None]:
+    """Build entry ``i`` from its preset and knob values ``{hparam: value}``; validate with
+    the optimizer's own checks (torch's messages). On an invalid combination (e.g. Nesterov
+    with dampening) fall back to the preset's hyperparameters with the chosen lr and return a
+    sentence saying so.
+    """
+    name, preset_hparams = optimizers.PRESETS[preset]
+    hparams = optimizers.hparams_from_flat(name, flat)
+    problem = None
+    try:
+        optimizers.make(name, **hparams)
+    except (TypeError, ValueError) as err:
+        fallback = {**preset_hparams, "lr": flat.get("lr", preset_hparams.get("lr"))}
+        fallback = {k: v for k, v in fallback.items() if v is not None}
+        problem = f"Racer {i} ({preset}): {err}; using the preset's settings instead."
+        hparams = fallback
+    return RacerSpec(preset, preset, name, tuple(sorted(hparams.items()))), problem
+
+
+def label_racers(specs: list[RacerSpec], defaults: list[dict[str, Any]]) -> list[RacerSpec]:
+    """Legend labels that name what differs: ``Adam lr=0.05``; extra hparams that differ from
+    the preset's defaults (``β₁=0.8``); a ``#i`` suffix if two racers are still identical.
+    """
+    lrs = {dict(s.hparams).get("lr") for s in specs}
+    labels = []
+    for spec, default in zip(specs, defaults, strict=True):
+        parts = [spec.preset]
+        hp = optimizers.flat_from_hparams(dict(spec.hparams))
+        if len(lrs) > 1 or len(specs) == 1:
+            parts.append(f"lr={_short(hp.get('lr'))}")
+        for key, value in hp.items():
+            if key != "lr" and key in default and default[key] != value:
+                parts.append(f"{key}={_short(value)}")
+        labels.append(" ".join(parts))
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    out = []
+    for i, (spec, label) in enumerate(zip(specs, labels, strict=True), start=1):
+        final = f"{label} #{i}" if seen[label] > 1 else label
+        out.append(RacerSpec(final, spec.preset, spec.optimizer, spec.hparams))
+    return out
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    try:
+        return f"{float(value):.3g}"
+    except (TypeError, ValueError):
+        return str(value)

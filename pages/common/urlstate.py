@@ -1,0 +1,208 @@
+"""The URL as the page's state: sanitize query parameters, build bound widgets, share links.
+
+Every page declares its knobs once, as a tuple of :class:`engine.knobs.Knob`, then
+
+1. calls :func:`sanitize` BEFORE creating any widget: each knob's query parameter (untrusted
+   text) is coerced against the declared range; a bad value gets one ``st.warning`` naming it
+   and what was used instead, and the safe value is written back to the URL;
+2. creates each control with :func:`widget`, which picks the widget for the knob's kind, takes
+   its bounds/options from the knob and binds it to the URL (``bind="query-params"``), so the
+   URL always holds the page's current settings;
+3. calls :func:`share_link` to show the page's full current URL in a copyable box.
+
+Why the rewrite-and-rerun in :func:`sanitize` (verified with Streamlit 1.67): a bound widget
+seeds itself from a snapshot of the URL taken when the run started, not from
+``st.query_params``. For an int ``st.number_input`` that snapshot value ``-inf`` raises
+``OverflowError`` inside the widget call, ``12.5`` is silently truncated to ``12``, and an
+out-of-range value silently falls back to the default. Assigning ``st.session_state[key]``
+does not stop the snapshot from being parsed. Writing the safe value to ``st.query_params``
+updates the URL the next run starts from, so :func:`sanitize` does that and calls
+``st.rerun()`` once; the warnings are kept in session state and shown on that clean rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from engine.knobs import Knob
+
+_NOTES = "_urlstate_notes"  # session-state key: warnings waiting for the clean rerun
+
+
+def serialize(knob: Knob, value: Any) -> str:
+    """The text Streamlit itself writes to the URL for ``value`` (``true``/``false`` for bools)."""
+    if knob.kind == "bool":
+        return "true" if value else "false"
+    if knob.kind == "int":
+        return str(int(value))
+    return str(value)
+
+
+def _raw_from_url(key: str) -> tuple[str | None, bool]:
+    """The URL text for ``key`` (last one if repeated) and whether it was repeated."""
+    if key not in st.query_params:
+        return None, False
+    values = st.query_params.get_all(key)
+    return values[-1], len(values) > 1
+
+
+def peek(knob: Knob) -> Any:
+    """The knob's current valid value without side effects (widget state, else URL, else default).
+
+    Use it to read a knob that other knobs' ranges depend on (e.g. the surface decides the
+    start point's bounds) before calling :func:`sanitize` on all of them.
+    """
+    if knob.key in st.session_state:
+        return knob.coerce(st.session_state[knob.key])[0]
+    raw, _ = _raw_from_url(knob.key)
+    return knob.default if raw is None else knob.coerce(raw)[0]
+
+
+def sanitize(knobs: Sequence[Knob]) -> dict[str, Any]:
+    """Validate every knob's value before any widget reads it; return ``{key: value}``.
+
+    Source of each value: the widget's session state if the widget already exists (values the
+    user set), else the URL query parameter, else the knob's default. A bad URL value (unknown
+    name, NaN/inf, not a number, out of range, repeated) is replaced in the URL by the safe value
+    and the script reruns once so the bound widgets seed from a clean URL; on that rerun one
+    ``st.warning`` per bad value says what was wrong and what is used instead. A bad value held
+    in session state (e.g. set by code) is replaced there, with a warning, without a rerun.
+    """
+    notes = st.session_state.get(_NOTES, [])
+    values: dict[str, Any] = {}
+    url_fixes: dict[str, tuple[str, Any]] = {}
+    for knob in knobs:
+        if knob.key in st.session_state:
+            value, problem = knob.coerce(st.session_state[knob.key])
+            if problem:
+                st.session_state[knob.key] = value
+                notes.append(problem)
+            values[knob.key] = value
+            continue
+        raw, repeated = _raw_from_url(knob.key)
+        if raw is None:
+            values[knob.key] = knob.default
+            continue
+        value, problem = knob.coerce(raw)
+        if problem is None and repeated:
+            problem = f"{knob.label} ({knob.key}) was given more than once; using the last, {raw}."
+        if problem:
+            notes.append(problem)
+        if problem or raw != serialize(knob, value):
+            url_fixes[knob.key] = (serialize(knob, value), value)
+        values[knob.key] = value
+    if url_fixes and _write_url(url_fixes):
+        st.session_state[_NOTES] = notes
+        st.rerun()
+    st.session_state.pop(_NOTES, None)
+    for note in dict.fromkeys(notes):  # de-duplicated, in order
+        st.warning(note, icon=":material/warning:")
+    return values
+
+
+def _write_url(fixes: dict[str, tuple[str, Any]]) -> bool:
+    """Write ``{key: (text, value)}`` into ``st.query_params``; False if that is refused.
+
+    A parameter already bound to a widget cannot be set through ``st.query_params``; that
+    happens only when a bad value reaches an existing session (e.g. browser history). Then the
+    safe value goes to session state instead, which the widget uses on this run.
+    """
+    try:
+        st.query_params.update({key: text for key, (text, _) in fixes.items()})
+    except StreamlitAPIException:
+        for key, (_, value) in fixes.items():
+            st.session_state[key] = value
+        return False
+    return True
+
+
+def widget(knob: Knob, container: Any = None, **kw: Any) -> Any:
+    """Create the widget for ``knob``, keyed by ``knob.key`` and bound to the URL.
+
+    ``float``/``int`` -> ``st.number_input`` (``st.slider`` when ``knob.extra["slider"]``),
+    ``choice`` -> ``st.selectbox``, ``bool`` -> ``st.toggle``, ``text`` -> ``st.text_input``.
+    Bounds, options, default and help come from the knob; ``kw`` overrides or adds arguments
+    (``on_change``, ``format_func``, ``label_visibility``, ...). ``container`` defaults to the
+    sidebar. The widget's default is ``knob.default`` so a value equal to the default is left
+    out of the URL (Streamlit drops it), keeping links short.
+    """
+    box = st.sidebar if container is None else container
+    label = kw.pop("label", knob.label)
+    common: dict[str, Any] = {
+        "key": knob.key,
+        "help": knob.help or None,
+        "bind": "query-params",
+    }
+    if knob.kind in ("float", "int"):
+        cast = int if knob.kind == "int" else float
+        bounds = {
+            "min_value": None if knob.lo is None else cast(knob.lo),
+            "max_value": None if knob.hi is None else cast(knob.hi),
+        }
+        if knob.extra.get("slider"):
+            args = {**bounds, "value": cast(knob.default)}
+            if knob.step is not None:
+                args["step"] = cast(knob.step)
+            if knob.fmt:
+                args["format"] = knob.fmt
+            return box.slider(label, **args, **{**common, **kw})
+        args = {**bounds, "value": cast(knob.default), "format": knob.fmt or _auto_format(knob)}
+        args["step"] = cast(knob.step) if knob.step is not None else cast(1)
+        if knob.kind == "float" and knob.step is None:
+            args["step"] = _auto_step(knob)
+        return box.number_input(label, **args, **{**common, **kw})
+    if knob.kind == "choice":
+        options = list(knob.choices)
+        return box.selectbox(label, options, index=options.index(knob.default), **{**common, **kw})
+    if knob.kind == "bool":
+        return box.toggle(label, value=bool(knob.default), **{**common, **kw})
+    return box.text_input(
+        label, value=str(knob.default), max_chars=knob.max_len, **{**common, **kw}
+    )
+
+
+def _auto_format(knob: Knob) -> str:
+    """``%d`` for ints, ``%g`` for floats (shows 0.001, 1e-05, -1.5 as people write them)."""
+    return "%d" if knob.kind == "int" else "%g"
+
+
+def _auto_step(knob: Knob) -> float:
+    """A step for the +/- buttons: ~1% of the range, or 10% of the default for log knobs."""
+    if knob.log:
+        return float(max(abs(knob.default) * 0.1, 1e-12))
+    if knob.lo is not None and knob.hi is not None and knob.hi > knob.lo:
+        span = knob.hi - knob.lo
+        return float(10 ** math.floor(math.log10(span / 100)))
+    return 0.1
+
+
+def with_default(knob: Knob, default: Any, **changes: Any) -> Knob:
+    """A copy of ``knob`` with another default (and other fields), e.g. per-surface defaults."""
+    return dataclasses.replace(knob, default=default, **changes)
+
+
+def current_url() -> str:
+    """The page's full current URL: ``st.context.url`` plus the current query parameters."""
+    base = (st.context.url or "").split("?")[0]
+    params = {k: st.query_params.get_all(k) for k in st.query_params}
+    query = urlencode(params, doseq=True)
+    return f"{base}?{query}" if query else base
+
+
+def share_link(container: Any = None, label: str = "Link to this exact view") -> str:
+    """Show the page's current full URL in a copyable ``st.code`` box and return it.
+
+    Call it after all widgets are created so the URL includes this run's changes.
+    """
+    box = st if container is None else container
+    url = current_url()
+    box.caption(label)
+    box.code(url, language=None, wrap_lines=True)
+    return url

@@ -1,0 +1,88 @@
+"""Shared look for every page's figures: palette, number formatting, layout defaults.
+
+One colour per entry/variant everywhere on a page: ``color(i)`` indexes the Okabe-Ito palette
+(colour-blind safe; black replaced by a grey that reads on light and dark backgrounds).
+Numbers for people: :func:`fmt` gives 3 significant digits, ``1.2e-05`` rather than
+``0.000012``; hover templates use the matching d3 format ``HOVER_NUM``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import plotly.graph_objects as go
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
+# deficiencies. Order chosen so the first five differ most in lightness as well as hue.
+PALETTE = (
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#999999",  # grey (instead of black: visible in the dark theme)
+)
+
+HOVER_NUM = ".3~g"  # d3-format: 3 significant digits, trailing zeros trimmed
+MARKER_DIVERGED = "x-thin-open"
+MARKER_START = "circle-open"
+MARKER_MIN = "star"
+
+
+def color(i: int) -> str:
+    """The colour of entry ``i`` (cycles after ``len(PALETTE)``)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """A number for people: ``digits`` significant digits, scientific when tiny or huge.
+
+    >>> fmt(0.000012345), fmt(1234.5), fmt(2), fmt(float("nan"))
+    ('1.23e-05', '1.23e+03', '2', 'nan')
+    """
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    if float(value).is_integer() and abs(value) < 10**digits:
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+def base_layout(title: str, **kw: Any) -> dict[str, Any]:
+    """Layout defaults every figure shares: title, compact margins, legend on top, hover.
+
+    Colours of paper/plot background and fonts are left to Streamlit's theme so the figure
+    works in light and dark mode.
+    """
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0.0, "xanchor": "left"},
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+        "legend": {
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.02,
+            "xanchor": "left",
+            "x": 0.0,
+        },
+        "hovermode": "closest",
+    }
+    layout.update(kw)
+    return layout
+
+
+def empty_figure(message: str, title: str = "") -> go.Figure:
+    """A blank figure that says what to do instead of an empty chart."""
+    fig = go.Figure()
+    fig.update_layout(**base_layout(title))
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig

@@ -1,0 +1,420 @@
+"""Figures and tables for the Optimizer race: pure ``(surface, RaceResult, options) -> output``.
+
+* :func:`contour_figure`: the hero. Contours of f (log-spaced when ``surface.log_contours``),
+  minima and start marked, every racer's path animated with Plotly frames (play/pause and a
+  step slider that moves all racers together). Frames update only the moving traces and are
+  subsampled to at most ``max_frames``; coordinates are rounded to 1e-5 of the domain width,
+  which keeps the default figure's JSON well under 2 MB. An invisible grid of scatter points
+  over the map makes it clickable: Streamlit reports selections on scatter points but not on
+  contour traces (streamlit #8760), so the page reads a selected grid point as the new start.
+* :func:`loss_figure`: f(θ_t) - f* per step on a log axis.
+* :func:`surface3d_figure`: the surface in 3D with the paths on it (not animated: Streamlit
+  resets 3D cameras on animation, streamlit #4653).
+* :func:`leaderboard`, :func:`trajectories`: pandas tables for ``st.dataframe`` and CSV.
+
+Racer ``i`` is drawn in ``viz.common.color(i)`` in every one of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from viz.common import (
+    HOVER_NUM,
+    MARKER_DIVERGED,
+    MARKER_MIN,
+    MARKER_START,
+    base_layout,
+    color,
+    fmt,
+)
+
+MAX_FRAMES = 100
+STATIC_POINTS = 2000  # points per path in the non-animated (final) view
+CLICK_GRID = 50  # clickable points per axis
+CONTOUR_GRID = 160
+CLICK_TRACE_NAME = "click-grid"
+
+
+def _grid(surface, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``xs (n,)``, ``ys (n,)`` spanning the domain and ``f`` on the mesh, shape ``(n, n)``."""
+    (x0, x1), (y0, y1) = surface.domain
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    mesh = np.stack(np.meshgrid(xs, ys), axis=-1)
+    with np.errstate(all="ignore"):
+        z = np.asarray(surface.f(mesh), dtype=np.float64)
+    return xs, ys, z
+
+
+def _floor(surface, z: np.ndarray) -> float:
+    """f* for the log transform: the known minimum, else the smallest value on the grid."""
+    if surface.min_value is not None:
+        return float(surface.min_value)
+    return float(np.nanmin(z))
+
+
+def contour_values(surface, z: np.ndarray, ref: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """What the contour colours: ``log10(f - f* + ε)`` for log surfaces, else f (clipped at
+    the 99th percentile of ``ref`` so a few huge corners do not wash out the valley). ``ref``
+    (default ``z``) is the grid that fixes ε and the clip, so paths use the map's transform.
+    Returns ``(values, colorbar title)``."""
+    ref = z if ref is None else ref
+    if surface.log_contours:
+        floor = _floor(surface, ref)
+        eps = max(float(np.nanmax(ref - floor)) * 1e-9, 1e-12)
+        return np.log10(np.maximum(z - floor, 0.0) + eps), "log₁₀(f − f*)"
+    hi = float(np.nanpercentile(ref, 99))
+    return np.minimum(z, hi), "f(x, y)"
+
+
+def _round(a: np.ndarray, surface) -> np.ndarray:
+    """Round coordinates to 1e-5 of the domain width (invisible; shrinks the JSON ~3x)."""
+    decimals = int(5 - np.floor(np.log10(surface.width)))
+    return np.round(a, decimals)
+
+
+def frame_steps(steps: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
+    """The steps shown as animation frames: at most ``max_frames``, first and last included."""
+    return np.unique(np.linspace(0, steps, min(max_frames, steps + 1)).round().astype(int))
+
+
+def _subsample(steps: int, limit: int) -> np.ndarray:
+    return np.unique(np.linspace(0, steps, min(limit, steps + 1)).round().astype(int))
+
+
+def _f32(a) -> np.ndarray:
+    """Coordinates as float32: 7 significant digits on screen, half the JSON of float64."""
+    return np.asarray(a, dtype=np.float32)
+
+
+def _trail(e, i: int, idx: np.ndarray, hover: bool) -> dict:
+    """Racer ``i``'s path through the steps ``idx`` (a dict: frames skip Plotly validation).
+
+    Only the finished trail carries hover data; mid-animation trails skip hover so a hover
+    never shows another frame's numbers."""
+    trace = {
+        "type": "scatter",
+        "x": _f32(e.path[idx, 0]),
+        "y": _f32(e.path[idx, 1]),
+        "mode": "lines",
+        "line": {"color": color(i), "width": 2.5},
+        "name": _legend_name(e),
+        "legendgroup": f"r{i}",
+    }
+    if hover:
+        trace["customdata"] = np.stack([idx, e.loss[idx]], axis=-1)
+        trace["hovertemplate"] = (
+            f"<b>{e.label}</b><br>step %{{customdata[0]}}<br>x = %{{x:{HOVER_NUM}}}, "
+            f"y = %{{y:{HOVER_NUM}}}<br>f = %{{customdata[1]:{HOVER_NUM}}}<extra></extra>"
+        )
+        trace["hoverinfo"] = None
+    else:
+        trace["hoverinfo"] = "skip"
+    return trace
+
+
+def _heads(result, step: int) -> dict:
+    """Every racer's current position as one marker trace; a diverged racer shows ✗."""
+    es = result.entries
+    diverged = [0 <= int(e.diverged_at) <= step for e in es]
+    return {
+        "type": "scatter",
+        "x": _f32([e.path[step, 0] for e in es]),
+        "y": _f32([e.path[step, 1] for e in es]),
+        "mode": "markers",
+        "marker": {
+            "color": [color(i) for i in range(len(es))],
+            "size": [18 if d else 12 for d in diverged],
+            "symbol": [MARKER_DIVERGED if d else "circle" for d in diverged],
+            "line": {
+                "width": [3 if d else 1.5 for d in diverged],
+                "color": [color(i) if d else "white" for i, d in enumerate(diverged)],
+            },
+        },
+        "showlegend": False,
+        "name": "racers",
+        "text": [
+            f"<b>{e.label}</b>{' (diverged)' if d else ''}<br>step {step}<br>"
+            f"f = {fmt(e.loss[step])}"
+            for e, d in zip(es, diverged, strict=True)
+        ],
+        "hovertemplate": "%{text}<extra></extra>",
+    }
+
+
+def _legend_name(e) -> str:
+    return f"{e.label} ✗ diverged" if int(e.diverged_at) >= 0 else e.label
+
+
+def contour_figure(
+    surface,
+    result,
+    *,
+    max_frames: int = MAX_FRAMES,
+    frame_ms: int = 60,
+    height: int = 560,
+) -> go.Figure:
+    """The animated race map (single start: each ``EntryResult.path`` is ``(steps+1, 2)``).
+
+    Trace order: 0 contour, 1 click grid, 2 minima, 3 start, ``4 + i`` racer ``i``'s path,
+    last: all racers' current positions. Frames carry only the paths and positions, built as
+    plain dicts (validating ~1,000 frame traces would take seconds). The figure opens on the
+    finished race; Play replays it from step 0, or resumes after Pause.
+    """
+    xs, ys, z = _grid(surface, CONTOUR_GRID)
+    values, ztitle = contour_values(surface, z)
+    gx, gy, gz = _grid(surface, CLICK_GRID)
+    mx, my = np.meshgrid(gx, gy)
+    minima = np.asarray(surface.minima, dtype=np.float64).reshape(-1, 2)
+    start = np.asarray(result.starts, dtype=np.float64).reshape(2)
+    steps = int(result.steps)
+    full = _subsample(steps, STATIC_POINTS)
+    static = [
+        go.Contour(
+            x=xs,
+            y=ys,
+            z=_f32(values),
+            colorscale="Greys",
+            reversescale=True,
+            opacity=0.75,
+            ncontours=30,
+            contours={"coloring": "heatmap", "showlines": True},
+            line={"width": 0.5, "color": "rgba(90,90,90,0.6)"},
+            colorbar={"title": {"text": ztitle, "side": "right"}, "thickness": 12},
+            hoverinfo="skip",
+            name="surface",
+            showlegend=False,
+        ),
+        go.Scatter(
+            x=_f32(mx.ravel()),
+            y=_f32(my.ravel()),
+            mode="markers",
+            marker={"size": 9, "opacity": 0, "color": "grey"},
+            customdata=gz.ravel(),
+            name=CLICK_TRACE_NAME,
+            showlegend=False,
+            hovertemplate=(
+                f"x = %{{x:{HOVER_NUM}}}, y = %{{y:{HOVER_NUM}}}<br>"
+                f"f = %{{customdata:{HOVER_NUM}}}<br>click to start here<extra></extra>"
+            ),
+        ),
+        go.Scatter(
+            x=minima[:, 0],
+            y=minima[:, 1],
+            mode="markers",
+            marker={"symbol": MARKER_MIN, "size": 15, "color": "#F0E442", "line": {"width": 1}},
+            name="global minimum",
+            hovertemplate=f"minimum (%{{x:{HOVER_NUM}}}, %{{y:{HOVER_NUM}}})<extra></extra>",
+        ),
+        go.Scatter(
+            x=[start[0]],
+            y=[start[1]],
+            mode="markers",
+            marker={"symbol": MARKER_START, "size": 16, "line": {"width": 3}, "color": "white"},
+            name="start",
+            hovertemplate=f"start (%{{x:{HOVER_NUM}}}, %{{y:{HOVER_NUM}}})<extra></extra>",
+        ),
+    ]
+    static = [t.to_plotly_json() for t in static]
+    data = static + [_trail(e, i, full, True) for i, e in enumerate(result.entries)]
+    data.append(_heads(result, steps))
+
+    shown = frame_steps(steps, max_frames)
+    moving = list(range(len(static), len(data)))
+    frames = []
+    for n, step in enumerate(shown):
+        last = n == len(shown) - 1
+        idx = full if last else shown[: n + 1]
+        racers = [_trail(e, i, idx, last) for i, e in enumerate(result.entries)]
+        frames.append(
+            {"name": str(step), "data": [*racers, _heads(result, int(step))], "traces": moving}
+        )
+
+    anim = {"mode": "immediate", "transition": {"duration": 0}}
+    still = {**anim, "frame": {"duration": 0, "redraw": False}}
+    play = {**anim, "fromcurrent": True, "frame": {"duration": frame_ms, "redraw": False}}
+    (x0, x1), (y0, y1) = surface.domain
+    layout = base_layout(f"{surface.title}: {len(result.entries)} optimizers, {steps:,} steps")
+    layout.update(
+        height=height,
+        margin={"l": 60, "r": 20, "t": 90, "b": 110},
+        xaxis={"title": {"text": "x"}, "range": [x0, x1], "constrain": "domain"},
+        yaxis={"title": {"text": "y"}, "range": [y0, y1]},
+        dragmode="pan",
+        clickmode="event+select",
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": -0.08,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"r": 10, "t": 10},
+                "showactive": False,
+                "buttons": [
+                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                    {"label": "⏸ Pause", "method": "animate", "args": [[None], still]},
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": len(shown) - 1,
+                "x": 0.16,
+                "len": 0.84,
+                "y": -0.04,
+                "yanchor": "top",
+                "pad": {"t": 10},
+                "currentvalue": {"prefix": "step ", "visible": True, "xanchor": "left"},
+                "steps": [
+                    {"label": str(s), "method": "animate", "args": [[str(s)], still]} for s in shown
+                ],
+            }
+        ],
+    )
+    return go.Figure(data=data, layout=layout, frames=frames, _validate=False)
+
+
+def loss_figure(surface, result, height: int = 420) -> go.Figure:
+    """f(θ_t) − f* against the step, log y (linear f when the surface has no minimum)."""
+    log = surface.min_value is not None
+    fig = go.Figure()
+    for i, e in enumerate(result.entries):
+        idx = _subsample(int(result.steps), STATIC_POINTS)
+        y = e.loss[idx] - surface.min_value if log else e.loss[idx]
+        if log:
+            y = np.maximum(y, 1e-16)
+        fig.add_trace(
+            go.Scatter(
+                x=idx,
+                y=y,
+                mode="lines",
+                name=_legend_name(e),
+                line={"color": color(i), "width": 2},
+                hovertemplate=(
+                    f"<b>{e.label}</b><br>step %{{x}}<br>"
+                    f"{'f − f*' if log else 'f'} = %{{y:{HOVER_NUM}}}<extra></extra>"
+                ),
+            )
+        )
+        if int(e.diverged_at) >= 0:
+            k = int(e.diverged_at)
+            fig.add_trace(
+                go.Scatter(
+                    x=[k],
+                    y=[y[np.searchsorted(idx, min(k, idx[-1]))]],
+                    mode="markers",
+                    marker={"symbol": MARKER_DIVERGED, "size": 14, "color": color(i)},
+                    showlegend=False,
+                    hovertemplate=f"<b>{e.label}</b><br>diverged at step {k}<extra></extra>",
+                )
+            )
+    ytitle = "f(θ) − f*  (log scale)" if log else "f(θ)"
+    fig.update_layout(
+        **base_layout("Loss gap to the global minimum per step" if log else "Loss per step"),
+        height=height,
+        xaxis={"title": {"text": "step"}},
+        yaxis={
+            "title": {"text": ytitle},
+            "type": "log" if log else "linear",
+            "exponentformat": "power",
+        },
+    )
+    return fig
+
+
+def surface3d_figure(surface, result, height: int = 560) -> go.Figure:
+    """The surface (log-scaled height for log surfaces) with each racer's path on it."""
+    xs, ys, z = _grid(surface, 80)
+    values, ztitle = contour_values(surface, z)
+    fig = go.Figure(
+        go.Surface(
+            x=xs,
+            y=ys,
+            z=np.round(values, 4),
+            colorscale="Greys",
+            reversescale=True,
+            opacity=0.85,
+            showscale=False,
+            hovertemplate=f"x = %{{x:{HOVER_NUM}}}<br>y = %{{y:{HOVER_NUM}}}<extra></extra>",
+        )
+    )
+    idx = _subsample(int(result.steps), 600)
+    lift = 0.01 * float(np.nanmax(values) - np.nanmin(values))
+    for i, e in enumerate(result.entries):
+        p = e.path[idx]
+        with np.errstate(all="ignore"):
+            zz, _ = contour_values(surface, np.asarray(surface.f(p)), ref=z)
+        fig.add_trace(
+            go.Scatter3d(
+                x=p[:, 0],
+                y=p[:, 1],
+                z=zz + lift,
+                mode="lines",
+                line={"color": color(i), "width": 6},
+                name=_legend_name(e),
+                customdata=np.stack([idx, e.loss[idx]], axis=-1),
+                hovertemplate=(
+                    f"<b>{e.label}</b><br>step %{{customdata[0]}}<br>"
+                    f"f = %{{customdata[1]:{HOVER_NUM}}}<extra></extra>"
+                ),
+            )
+        )
+    (x0, x1), (y0, y1) = surface.domain
+    fig.update_layout(
+        **base_layout(f"{surface.title} in 3D (drag to rotate)"),
+        height=height,
+        scene={
+            "xaxis": {"title": {"text": "x"}, "range": [x0, x1]},
+            "yaxis": {"title": {"text": "y"}, "range": [y0, y1]},
+            "zaxis": {"title": {"text": ztitle}},
+        },
+    )
+    return fig
+
+
+def leaderboard(surface, result) -> pd.DataFrame:
+    """One row per racer, best first: final loss, distance to the nearest minimum, steps to
+    tolerance (``None`` = never), status sentence. Diverged racers sink to the bottom."""
+    rows = []
+    for i, e in enumerate(result.entries):
+        to_tol = int(e.steps_to_tol)
+        rows.append(
+            {
+                "racer": e.label,
+                "final loss": float(e.final_loss),
+                "distance to minimum": float(e.dist_to_min) if surface.minima else None,
+                "steps to tolerance": to_tol if to_tol >= 0 else None,
+                "status": str(e.status),
+                "_diverged": int(e.diverged_at) >= 0,
+                "_colour": color(i),
+            }
+        )
+    df = pd.DataFrame(rows)
+    df = df.sort_values(["_diverged", "final loss"], kind="stable").reset_index(drop=True)
+    df.index = df.index + 1
+    df.index.name = "rank"
+    return df.drop(columns=["_diverged"])
+
+
+def trajectories(result) -> pd.DataFrame:
+    """Every racer's full path, long format: step, racer, x, y, loss, grad_norm."""
+    parts = []
+    for e in result.entries:
+        steps = np.arange(e.path.shape[0])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "step": steps,
+                    "racer": e.label,
+                    "x": e.path[:, 0],
+                    "y": e.path[:, 1],
+                    "loss": e.loss,
+                    "grad_norm": e.grad_norm,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
