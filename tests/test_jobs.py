@@ -1,0 +1,267 @@
+"""engine.jobs: background jobs finish, match sync runs, pause, stop, fail, idle out, queue."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine.jobs import JobGroup, JobManager, Status, StepTask
+from engine.trainer import Config, Trainer, train
+
+WAIT = 10.0  # generous upper bound for joins; tests normally finish far sooner
+
+
+class Counter:
+    """A tiny StepTask: ``n`` steps; optional hook(task) run inside each step."""
+
+    def __init__(self, n=10, hook=None, fail_at=None, diverge_at=None, delay=0.0):
+        self.steps_done, self.total_steps, self.epoch = 0, n, 0
+        self.hook, self.fail_at, self.diverge_at, self.delay = hook, fail_at, diverge_at, delay
+        self.values = []
+
+    @property
+    def done(self):
+        return self.steps_done >= self.total_steps
+
+    @property
+    def divergence(self):
+        if self.diverge_at is not None and self.steps_done >= self.diverge_at:
+            return f"diverged at step {self.diverge_at}"
+        return None
+
+    def step(self):
+        if self.fail_at == self.steps_done + 1:
+            raise RuntimeError("boom in step")
+        if self.delay:
+            time.sleep(self.delay)
+        self.steps_done += 1
+        self.epoch = self.steps_done // 5
+        self.values.append(self.steps_done)
+        if self.hook:
+            self.hook(self)
+
+    def publish(self):
+        return tuple(self.values)
+
+
+def start(manager, task, box, **kw):
+    """Submit ``task`` so that it runs only once ``box["job"]`` is set (hooks may use it)."""
+    ready = threading.Event()
+
+    def factory():
+        assert ready.wait(WAIT)
+        return task
+
+    box["job"] = job = manager.submit(factory, **kw)
+    ready.set()
+    return job
+
+
+@pytest.fixture(autouse=True)
+def no_job_threads_left():
+    yield
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        alive = [t for t in threading.enumerate() if t.name.startswith("job-")]
+        if not alive:
+            return
+        time.sleep(0.01)
+    pytest.fail(f"job threads still running after the test: {alive}")
+
+
+@pytest.fixture
+def manager():
+    m = JobManager(max_running=2)
+    yield m
+    assert m.stop_all(timeout=WAIT)
+
+
+def test_counter_is_a_step_task():
+    assert isinstance(Counter(), StepTask) and isinstance(Trainer(Config(epochs=1)), StepTask)
+
+
+def test_training_job_matches_the_synchronous_run_bit_for_bit(manager):
+    cfg = Config(epochs=5, keep_prob=0.9, record_grad_norms=True, snapshot_every=5)
+    job = manager.submit(lambda: Trainer(cfg), name="moons", publish_interval=0.0)
+    assert job.join(WAIT)
+    snap = job.snapshot()
+    ref = train(cfg)
+    assert snap.status is Status.DONE and snap.progress == 1.0 and snap.eta_seconds is None
+    assert snap.steps_done == snap.total_steps and snap.epoch == 5
+    h = snap.history
+    for key in ("val_loss", "train_loss", "step_loss", "grad_norms", "val_acc"):
+        np.testing.assert_array_equal(getattr(h, key), getattr(ref, key), err_msg=key)
+    np.testing.assert_array_equal(h.snapshots[5], ref.snapshots[5])
+    np.testing.assert_array_equal(job.task.net.params, h.snapshots[5])
+    assert not job.thread.is_alive()
+
+
+def test_snapshot_is_an_immutable_copy_that_later_progress_does_not_change(manager):
+    seen = threading.Event()
+    release = threading.Event()
+
+    def hook(task):
+        if task.steps_done == 3:
+            seen.set()
+            release.wait(WAIT)
+
+    job = manager.submit(Counter(6, hook=hook), publish_interval=0.0)
+    assert seen.wait(WAIT)
+    time.sleep(0.02)
+    early = job.snapshot()
+    release.set()
+    assert job.join(WAIT)
+    late = job.snapshot()
+    assert early.history in ((1, 2), (1, 2, 3)) and late.history == (1, 2, 3, 4, 5, 6)
+    assert early.status is Status.RUNNING and 0 < early.progress < 1
+    with pytest.raises(AttributeError):
+        early.status = Status.DONE
+    assert late.version > early.version
+
+
+def test_pause_and_resume(manager):
+    paused_at, box = {}, {}
+
+    def hook(task):
+        if task.steps_done == 3:
+            box["job"].pause()
+            paused_at["n"] = task.steps_done
+
+    job = start(manager, Counter(8, hook=hook), box, publish_interval=0.0)
+    deadline = time.monotonic() + WAIT
+    while job.status is not Status.PAUSED and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)  # give a (buggy) worker the chance to keep going
+    snap = job.snapshot()
+    assert snap.status is Status.PAUSED and job.task.steps_done == 3 == paused_at["n"]
+    assert snap.eta_seconds is None or snap.eta_seconds >= 0
+    job.resume()
+    assert job.join(WAIT) and job.snapshot().status is Status.DONE
+    assert job.task.steps_done == 8
+
+
+def test_stop_takes_effect_within_one_step(manager):
+    box = {}
+
+    def hook(task):
+        if task.steps_done == 4:
+            box["job"].stop()
+
+    job = start(manager, Counter(1000, hook=hook), box)
+    assert job.join(WAIT)
+    snap = job.snapshot()
+    assert snap.status is Status.STOPPED and job.task.steps_done == 4
+    assert snap.message == "stopped at step 4" and snap.history == (1, 2, 3, 4)
+
+
+def test_stop_a_paused_job(manager):
+    box = {}
+    job = start(
+        manager, Counter(1000, hook=lambda t: t.steps_done == 2 and box["job"].pause()), box
+    )
+    deadline = time.monotonic() + WAIT
+    while job.status is not Status.PAUSED and time.monotonic() < deadline:
+        time.sleep(0.005)
+    job.stop()
+    assert job.join(WAIT) and job.status is Status.STOPPED and job.task.steps_done == 2
+
+
+def test_worker_exception_surfaces_with_its_traceback(manager):
+    job = manager.submit(Counter(10, fail_at=3))
+    assert job.join(WAIT)
+    snap = job.snapshot()
+    assert snap.status is Status.FAILED and snap.history == (1, 2)
+    assert "RuntimeError: boom in step" in snap.error and "Traceback" in snap.error
+
+
+def test_factory_exception_surfaces_too(manager):
+    job = manager.submit(lambda: Trainer(Config(optimizer="nope")))
+    assert job.join(WAIT)
+    snap = job.snapshot()
+    assert snap.status is Status.FAILED and "Unknown optimizer 'nope'" in snap.error
+    assert snap.history is None
+
+
+def test_divergence_is_its_own_status(manager):
+    job = manager.submit(Counter(10, diverge_at=4))
+    assert job.join(WAIT)
+    snap = job.snapshot()
+    assert snap.status is Status.DIVERGED and snap.message == "diverged at step 4"
+
+
+def test_an_unpolled_job_stops_itself(manager):
+    job = manager.submit(Counter(10**9, delay=0.001), idle_timeout=0.1, publish_interval=0.01)
+    assert job.join(WAIT)
+    snap = job.snapshot()
+    assert snap.status is Status.STOPPED and "not polled for 0.1 s" in snap.message
+
+
+def test_a_polled_job_keeps_running(manager):
+    job = manager.submit(Counter(150, delay=0.002), idle_timeout=0.1, publish_interval=0.01)
+    while not job.join(0.03):
+        job.snapshot()
+    assert job.snapshot().status is Status.DONE
+
+
+def test_a_paused_unpolled_job_stops_itself(manager):
+    box = {}
+    task = Counter(100, hook=lambda t: t.steps_done == 1 and box["job"].pause())
+    job = start(manager, task, box, idle_timeout=0.1)
+    assert job.join(WAIT)
+    assert job.status is Status.STOPPED and "while paused" in job.snapshot().message
+
+
+def test_the_cap_queues_extra_jobs_and_starts_them_in_order():
+    m = JobManager(max_running=1)
+    gate = threading.Event()
+    first = m.submit(Counter(3, hook=lambda t: gate.wait(WAIT)))
+    second = m.submit(Counter(3))
+    third = m.submit(Counter(3))
+    s2, s3 = second.snapshot(), third.snapshot()
+    assert first.status in (Status.RUNNING, Status.PAUSED) and m.n_running == 1
+    assert s2.status is Status.QUEUED and s2.queue_position == 1
+    assert s3.queue_position == 2 and "waiting for a free worker (position 2" in s3.message
+    assert second.thread is None
+    third.stop()  # a queued job stops at once, without ever getting a thread
+    assert third.join(0) and third.status is Status.STOPPED and third.thread is None
+    assert second.snapshot().queue_position == 1 and m.n_queued == 1
+    gate.set()
+    assert first.join(WAIT) and second.join(WAIT)
+    assert second.status is Status.DONE and m.n_running == m.n_queued == 0
+
+
+def test_default_cap_is_the_cpu_count():
+    import os
+
+    assert JobManager().max_running == (os.cpu_count() or 1)
+    with pytest.raises(ValueError, match="Invalid max_running"):
+        JobManager(max_running=0)
+
+
+def test_raising_the_cap_starts_queued_jobs():
+    m = JobManager(max_running=1)
+    gate = threading.Event()
+    a = m.submit(Counter(2, hook=lambda t: gate.wait(WAIT)))
+    b = m.submit(Counter(2, hook=lambda t: gate.wait(WAIT)))
+    assert b.status is Status.QUEUED
+    m.set_max_running(2)
+    assert b.status is not Status.QUEUED
+    gate.set()
+    assert a.join(WAIT) and b.join(WAIT)
+
+
+def test_group_restarting_a_slot_stops_the_old_job_and_close_stops_all(manager):
+    group = JobGroup(manager)
+    old = group.start("train", Counter(10**9, delay=0.001))
+    new = group.start("train", Counter(10**9, delay=0.001))
+    assert old.join(WAIT) and old.status is Status.STOPPED and group.get("train") is new
+    other = group.start("other", Counter(10**9, delay=0.001))
+    assert group.close(timeout=WAIT)
+    assert new.status is Status.STOPPED and other.status is Status.STOPPED
+    assert group.get("train") is None
+
+
+def test_bad_job_arguments(manager):
+    with pytest.raises(ValueError, match="idle_timeout"):
+        manager.submit(Counter(), idle_timeout=0)
