@@ -72,7 +72,12 @@ def _xy(xy) -> tuple[Array, Array]:
 
 
 def _stack(gx: Array, gy: Array) -> Array:
-    return np.stack(np.broadcast_arrays(gx, gy), axis=-1)
+    """(…), (…) -> (…, 2); written by assignment (cheaper than np.stack in hot loops)."""
+    sx, sy = np.shape(gx), np.shape(gy)
+    out = np.empty((*(sx if sx == sy else np.broadcast_shapes(sx, sy)), 2))
+    out[..., 0] = gx
+    out[..., 1] = gy
+    return out
 
 
 # --- rosenbrock: (1-x)² + 100(y-x²)² ------------------------------------------------------------
