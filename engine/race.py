@@ -194,6 +194,7 @@ def _run_group(
     recs = [_new_record(state, steps, batch) for state in states] if record_state else None
 
     prev_g = prev_used = None
+    any_dead = False
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
             g = surface.grad(pos)
@@ -205,10 +206,11 @@ def _run_group(
             if not ok.all():
                 np.copyto(diverged_at, t, where=alive & ~ok)
                 alive &= ok
+                any_dead = True
             path[:, t] = pos
             loss[:, t] = fv
             gnorm[:, t] = gn
-            if not alive.all():
+            if any_dead:
                 dead = ~alive
                 if t == 0:  # a bad start: keep it (finite), clip its loss and gradient norm
                     big = np.finfo(np.float64).max
