@@ -287,6 +287,7 @@ class Job:
                     status, message = Status.DIVERGED, task.divergence
                     break
                 if task.done:
+                    message = getattr(task, "message", "") or message
                     break
                 task.step()
                 now = time.monotonic()

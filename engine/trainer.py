@@ -234,6 +234,11 @@ class Trainer:
     def divergence(self) -> str | None:
         return self.rec.message if self.rec.diverged_at is not None else None
 
+    @property
+    def message(self) -> str:
+        """How the run ended ("finished 100 epochs", "stopped early ...", "diverged ...")."""
+        return self.rec.message
+
     def publish(self) -> History:
         """An immutable view of the history so far (read-only prefix views, no copies)."""
         return self.rec.view(self.steps_done, self.epoch)

@@ -265,3 +265,93 @@ def test_group_restarting_a_slot_stops_the_old_job_and_close_stops_all(manager):
 def test_bad_job_arguments(manager):
     with pytest.raises(ValueError, match="idle_timeout"):
         manager.submit(Counter(), idle_timeout=0)
+
+
+# ---------------------------------------------------------------- pages/common/jobs.py helpers
+
+
+def _snap(status, **kw):
+    from engine.jobs import Snapshot
+
+    base = dict(
+        job_id="1",
+        name="",
+        status=status,
+        progress=0.25,
+        epoch=3,
+        steps_done=25,
+        total_steps=100,
+        elapsed=2.0,
+        eta_seconds=6.0,
+        history=None,
+        message=status.value,
+        error=None,
+        queue_position=None,
+        version=1,
+    )
+    return Snapshot(**(base | kw))
+
+
+def test_polling_runs_only_while_a_job_is_active():
+    from pages.common.jobs import poll_interval
+
+    assert poll_interval(Status.RUNNING, every=0.5) == poll_interval(Status.QUEUED) == 0.5
+    assert poll_interval(Status.PAUSED, paused_every=5.0) == 5.0
+    for status in (Status.DONE, Status.STOPPED, Status.FAILED, Status.DIVERGED, None):
+        assert poll_interval(status) is None
+
+
+def test_progress_and_status_texts():
+    from pages.common.jobs import fmt_seconds, progress_text, status_box
+
+    assert fmt_seconds(4.25) == "4.2 s" and fmt_seconds(125) == "2 min 05 s"
+    assert fmt_seconds(None) == "—" and fmt_seconds(3725) == "1 h 02 min"
+    text = progress_text(_snap(Status.RUNNING), epochs=12)
+    assert text == "epoch 3/12 · 25% · elapsed 2.0 s · ETA 6.0 s"
+    assert "ETA" not in progress_text(_snap(Status.DONE, eta_seconds=None))
+    queued = _snap(Status.QUEUED, message="waiting for a free worker (position 2 in the queue)")
+    assert status_box(queued) == (
+        "info",
+        "Queued: waiting for a free worker (position 2 in the queue)",
+    )
+    failed = _snap(Status.FAILED, message="the job raised an error", error="Traceback ...")
+    assert status_box(failed) == ("error", "Failed: the job raised an error")
+    assert status_box(_snap(Status.DIVERGED, message="diverged at step 7: x"))[1].startswith(
+        "Diverged at step 7"
+    )
+
+
+def _job_page():
+    import streamlit as st
+
+    from engine.trainer import Config, Trainer
+    from pages.common import jobs as pj
+
+    cfg = Config(epochs=3, hidden=(4,))
+    pj.job_controls("t", lambda: Trainer(cfg), signature=st.session_state.get("sig", 1))
+    pj.live_job("t", lambda snap: st.markdown(f"epochs recorded: {len(snap.history.epochs)}"))
+
+
+def test_controls_and_live_area_in_apptest():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_job_page, default_timeout=30).run()
+    assert not at.exception
+    assert "Press **Start**" in at.info[0].value
+    assert at.button(key="t_pause").disabled and at.button(key="t_reset").disabled
+    at.button(key="t_start").click().run()
+    assert not at.exception
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        at.run()
+        if any("epochs recorded: 4" in m.value for m in at.markdown):
+            break
+        time.sleep(0.05)
+    assert any("epochs recorded: 4" in m.value for m in at.markdown)
+    assert at.button(key="t_start").label == "Restart" and not at.button(key="t_reset").disabled
+    assert at.button(key="t_stop").disabled  # finished: nothing to stop
+    at.session_state["sig"] = 2  # settings changed after the run started
+    at.run()
+    assert any("settings changed" in i.value for i in at.info)
+    at.button(key="t_reset").click().run()
+    assert "Press **Start**" in at.info[0].value

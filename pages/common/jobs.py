@@ -1,0 +1,206 @@
+"""Streamlit wiring for background jobs (engine.jobs): session scope, controls, live polling.
+
+A page that trains in the background does three things::
+
+    from pages.common import jobs as pj
+
+    pj.job_controls("train", lambda: Trainer(config), signature=config_sig)  # buttons
+    pj.live_job("train", draw)        # progress, status, error box, then draw(snapshot)
+
+* :func:`session_jobs` is ``st.cache_resource(scope="session", on_release=...)``: one
+  :class:`engine.jobs.JobGroup` per browser session, on the process-wide manager (cap =
+  CPU count). When the session ends, Streamlit releases it and every job it holds stops.
+  (``on_release`` is not guaranteed to run, e.g. on a crash; the jobs' idle timeout is the
+  backstop: a job nobody polls stops itself.)
+* :func:`live_job` draws inside ``@st.fragment(run_every=...)``, polling only while the job
+  is active: every ``every`` seconds while queued or running, every ``paused_every`` seconds
+  while paused (so the idle timeout does not stop a paused job whose page is open), not at
+  all once finished. When the job finishes, the fragment triggers one full rerun so the
+  buttons and the rest of the page catch up, and polling ends.
+* The worker never calls ``st.*``; the page only reads immutable snapshots.
+
+AppTest does not tick ``run_every``: the pure helpers (:func:`poll_interval`,
+:func:`progress_text`, :func:`status_box`) are tested directly, the live update in a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from engine.jobs import DEFAULT_IDLE_TIMEOUT, JobGroup, Snapshot, Status, StepTask, default_manager
+
+POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
+PAUSED_EVERY = 5.0  # slow heartbeat while paused (keeps the idle timeout from firing)
+_SIG = "_jobs_signature"  # session-state key: slot -> signature of the config it runs
+
+
+def _release(group: JobGroup) -> None:
+    group.close(timeout=1.0)
+
+
+@st.cache_resource(scope="session", on_release=_release, show_spinner=False)
+def session_jobs() -> JobGroup:
+    """This session's jobs (created on first use; stopped when the session ends)."""
+    return JobGroup(default_manager())
+
+
+# ------------------------------------------------------------------- pure helpers (tested)
+def poll_interval(
+    status: Status | None, every: float = POLL_EVERY, paused_every: float = PAUSED_EVERY
+) -> float | None:
+    """Seconds between fragment reruns for a job in ``status`` (None: do not poll)."""
+    if status in (Status.QUEUED, Status.RUNNING):
+        return every
+    if status is Status.PAUSED:
+        return paused_every
+    return None
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """``"42 s"``, ``"3 min 05 s"``, ``"1 h 02 min"``; ``"—"`` when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def progress_text(snap: Snapshot, epochs: int | None = None) -> str:
+    """One line under the progress bar: epoch, percentage, elapsed and ETA."""
+    epoch = f"epoch {snap.epoch}" + (f"/{epochs}" if epochs else "")
+    parts = [epoch, f"{snap.progress:.0%}", f"elapsed {fmt_seconds(snap.elapsed)}"]
+    if snap.status.active and snap.status is not Status.QUEUED:
+        parts.append(f"ETA {fmt_seconds(snap.eta_seconds)}")
+    return " · ".join(parts)
+
+
+_BOX = {
+    Status.QUEUED: "info",
+    Status.RUNNING: "info",
+    Status.PAUSED: "warning",
+    Status.DONE: "success",
+    Status.STOPPED: "warning",
+    Status.DIVERGED: "error",
+    Status.FAILED: "error",
+}
+
+
+def status_box(snap: Snapshot) -> tuple[str, str]:
+    """``(kind, text)`` for the status line; kind names the ``st`` call (info, error, ...)."""
+    status = snap.status.value
+    text = snap.message or status
+    if not text.lower().startswith(status):
+        text = f"{status}: {text}"
+    return _BOX[snap.status], text[0].upper() + text[1:]
+
+
+# ------------------------------------------------------------------- Streamlit pieces
+def job_controls(
+    key: str,
+    make_task: Callable[[], StepTask],
+    *,
+    signature: Any = None,
+    name: str = "",
+    start_label: str = "Start",
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    disabled: bool = False,
+) -> Snapshot | None:
+    """Start / pause-resume / stop / reset buttons for job slot ``key``; returns its snapshot.
+
+    ``make_task`` builds the task on the worker thread (e.g. ``lambda: Trainer(config)``).
+    ``signature`` (any comparable value, e.g. the config) is remembered per run; when the
+    current one differs from the running job's, the page says so and offers a restart
+    instead of silently mixing configurations.
+    """
+    group = session_jobs()
+    sigs = st.session_state.setdefault(_SIG, {})
+    job = group.get(key)
+    snap = job.snapshot() if job else None
+    active = bool(snap and snap.status.active)
+    stale = snap is not None and sigs.get(key) != signature
+    cols = st.columns(4)
+    label = "Restart" if snap is not None else start_label
+    if cols[0].button(
+        label, key=f"{key}_start", type="primary", icon=":material/play_arrow:", disabled=disabled
+    ):
+        group.start(key, make_task, name=name, idle_timeout=idle_timeout)
+        sigs[key] = signature
+        st.rerun()
+    paused = bool(snap and snap.status is Status.PAUSED)
+    if cols[1].button(
+        "Resume" if paused else "Pause",
+        key=f"{key}_pause",
+        icon=":material/play_circle:" if paused else ":material/pause:",
+        disabled=not (active and snap.status is not Status.QUEUED),
+    ):
+        if paused:
+            job.resume()
+        else:
+            job.pause()
+        st.rerun()
+    if cols[2].button("Stop", key=f"{key}_stop", icon=":material/stop:", disabled=not active):
+        job.stop()
+        job.join(1.0)
+        st.rerun()
+    if cols[3].button("Reset", key=f"{key}_reset", icon=":material/restart_alt:", disabled=not job):
+        group.reset(key)
+        sigs.pop(key, None)
+        st.rerun()
+    if stale:
+        st.info(
+            "The settings changed since this run started; its results are for the old "
+            "settings. Press **Restart** to train with the current ones.",
+            icon=":material/sync_problem:",
+        )
+    return snap
+
+
+def live_job(
+    key: str,
+    draw: Callable[[Snapshot], None] | None = None,
+    *,
+    epochs: int | None = None,
+    every: float = POLL_EVERY,
+    paused_every: float = PAUSED_EVERY,
+    empty: str = "Press **Start** to train; results appear here as they come in.",
+) -> Snapshot | None:
+    """Progress, status, error box and ``draw(snapshot)`` for slot ``key``, updated live.
+
+    Runs as a fragment that reruns every ``every`` s only while the job is active (see the
+    module docstring). Returns the snapshot of this (full) run, or None with no job.
+    """
+    job = session_jobs().get(key)
+    if job is None:
+        st.info(empty, icon=":material/model_training:")
+        return None
+    interval = poll_interval(job.status, every, paused_every)
+
+    @st.fragment(run_every=interval)
+    def _live() -> None:
+        snap = job.snapshot()
+        render_status(snap, epochs)
+        if draw is not None and snap.history is not None:
+            draw(snap)
+        if interval is not None and snap.status.finished:
+            st.rerun()  # once: the full run sees a finished job and stops polling
+
+    _live()
+    return job.snapshot()
+
+
+def render_status(snap: Snapshot, epochs: int | None = None) -> None:
+    """Progress bar with epoch/ETA, the status line, and the error box if the job failed."""
+    if snap.status is not Status.QUEUED:
+        st.progress(min(max(snap.progress, 0.0), 1.0), text=progress_text(snap, epochs))
+    kind, text = status_box(snap)
+    if snap.status not in (Status.RUNNING, Status.DONE):
+        getattr(st, kind)(text)
+    if snap.error:
+        with st.expander("Error details (traceback)", expanded=False):
+            st.code(snap.error, language="text")
