@@ -111,9 +111,8 @@ _BAD_NODES = {  # complete sentences: "<what> ... not allowed"
 }
 
 
-def _column(n: ast.AST) -> int | None:
-    offset = getattr(n, "col_offset", None)
-    return None if offset is None else offset + 1
+def _column(n: ast.expr | ast.keyword) -> int:
+    return n.col_offset + 1
 
 
 def _allowed_names() -> str:
@@ -319,7 +318,10 @@ class Formula:
         with np.errstate(all="ignore"):
             v, d = self._dual(x, y)
             v = np.broadcast_to(v, x.shape).astype(np.float64)
-            g = np.zeros((*x.shape, 2)) if d is None else np.broadcast_to(d, (*x.shape, 2)).copy()
+            g = np.zeros((*x.shape, 2))
+            for axis, partial in enumerate(d):
+                if partial is not None:
+                    g[..., axis] = partial
         g[~np.isfinite(v)] = np.nan
         return v, g
 

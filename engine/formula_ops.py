@@ -4,11 +4,11 @@ value and forward-mode (dual number) compilers, and a LaTeX printer.
 :mod:`engine.formula` builds :class:`Node` trees (after its allowlist checks) and calls
 ``value_fn`` / ``dual_fn`` / ``to_latex`` from here. Nothing here parses text.
 
-Forward mode: ``dual_fn(node)(x, y) -> (v, d)`` with ``d = ∂v/∂(x, y)`` of shape (..., 2), or
-``None`` where it is structurally zero (constants). Rules::
+Forward mode: ``dual_fn(node)(x, y) -> (v, (dx, dy))`` with ``dx = ∂v/∂x``, ``dy = ∂v/∂y``;
+an entry is ``None`` where it is structurally zero (constants; x-only or y-only parts). Rules::
 
     (a ± b)' = a' ± b'      (ab)' = a'b + ab'      (a/b)' = (a' - (a/b) b') / b
-    (a^b)'   = b a^{b-1} a' + a^b ln(a) b'     (a term is dropped when a' or b' is None,
+    (a^b)'   = b a^{b-1} a' + a^b ln(a) b'     (a term is dropped when a' or b' is zero,
                                                 so x**2 has gradient 2x also for x < 0;
                                                 a**0 has gradient 0)
     fn(a)'   = fn'(a) a'    fn2(a, b)' = ∂₁fn2(a, b) a' + ∂₂fn2(a, b) b'
@@ -170,35 +170,47 @@ def constant_value(node: Node) -> float:
         return float(value_fn(node)(np.float64(0.0), np.float64(0.0)))
 
 
+# A derivative is a pair (∂/∂x, ∂/∂y); each entry is an array of the batch shape, a scalar,
+# or None where it is structurally zero. Tracking the two partials separately skips the work
+# for subexpressions of x alone or y alone (sin(x) * y**2 computes one product per partial).
+ZERO = (None, None)
+
+
 def _scale(d, s):
-    """d * s with d of shape (..., 2) or None (structural zero), s of shape (...)."""
-    return None if d is None else np.asarray(s)[..., None] * d
+    """d * s, entry by entry (None stays None)."""
+    return tuple(None if c is None else s * c for c in d)
 
 
 def _plus(da, db):
-    if da is None:
-        return db
-    return da if db is None else da + db
+    """da + db, entry by entry (None is zero)."""
+    return tuple(b if a is None else a if b is None else a + b for a, b in zip(da, db, strict=True))
 
 
-_DX, _DY = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+def _is_zero(d) -> bool:
+    return d[0] is None and d[1] is None  # never `d == ZERO`: entries may be arrays
+
+
+def _neg(d):
+    return tuple(None if c is None else np.negative(c) for c in d)
 
 
 def dual_fn(node: Node) -> Callable:
-    """Closure ``(x, y) -> (value, d)``: forward mode, d = ∂value/∂(x, y) of shape (..., 2)."""
+    """Closure ``(x, y) -> (value, (∂value/∂x, ∂value/∂y))``: forward mode over arrays."""
     op = node.op
     if op == "num":
         c = node.value
-        return lambda x, y: (c, None)
+        return lambda x, y: (c, ZERO)
     if op == "var":
-        return (lambda x, y: (x, _DX)) if node.value == 0 else (lambda x, y: (y, _DY))
+        return (
+            (lambda x, y: (x, (1.0, None))) if node.value == 0 else (lambda x, y: (y, (None, 1.0)))
+        )
     subs = [dual_fn(a) for a in node.args]
     if op == "neg":
         a = subs[0]
 
         def neg(x, y):
             v, d = a(x, y)
-            return np.negative(v), None if d is None else np.negative(d)
+            return np.negative(v), _neg(d)
 
         return neg
     if op == "call":
@@ -209,7 +221,7 @@ def dual_fn(node: Node) -> Callable:
             def call1(x, y):
                 u, du = a(x, y)
                 fu = fn.f(u)
-                return fu, None if du is None else _scale(du, fn.d(u, fu))
+                return fu, ZERO if _is_zero(du) else _scale(du, fn.d(u, fu))
 
             return call1
         a, b = subs
@@ -217,8 +229,8 @@ def dual_fn(node: Node) -> Callable:
         def call2(x, y):
             (u, du), (w, dw) = a(x, y), b(x, y)
             fuw = fn.f(u, w)
-            if du is None and dw is None:
-                return fuw, None
+            if _is_zero(du) and _is_zero(dw):
+                return fuw, ZERO
             pu, pw = fn.d(u, w, fuw)
             return fuw, _plus(_scale(du, pu), _scale(dw, pw))
 
@@ -238,7 +250,7 @@ def _d_add(a, b):
 def _d_sub(a, b):
     def sub(x, y):
         (u, du), (w, dw) = a(x, y), b(x, y)
-        return np.subtract(u, w), _plus(du, None if dw is None else np.negative(dw))
+        return np.subtract(u, w), _plus(du, _neg(dw))
 
     return sub
 
@@ -255,6 +267,8 @@ def _d_div(a, b):
     def div(x, y):
         (u, du), (w, dw) = a(x, y), b(x, y)
         v = np.divide(u, w)
+        if _is_zero(dw):
+            return v, _scale(du, np.divide(1.0, w))
         return v, _scale(_plus(du, _scale(dw, np.negative(v))), np.divide(1.0, w))
 
     return div
@@ -264,10 +278,10 @@ def _d_pow(a, b):
     def power(x, y):
         (u, du), (w, dw) = a(x, y), b(x, y)
         v = np.power(u, w)
-        if dw is None and np.all(np.equal(w, 0.0)):
-            return v, None  # u**0 == 1 everywhere, even where u**-1 is inf
-        d_base = None if du is None else _scale(du, w * np.power(u, np.subtract(w, 1.0)))
-        d_exp = None if dw is None else _scale(dw, v * np.log(u))
+        if _is_zero(dw) and np.all(np.equal(w, 0.0)):
+            return v, ZERO  # u**0 == 1 everywhere, even where u**-1 is inf
+        d_base = ZERO if _is_zero(du) else _scale(du, w * np.power(u, np.subtract(w, 1.0)))
+        d_exp = ZERO if _is_zero(dw) else _scale(dw, v * np.log(u))
         return v, _plus(d_base, d_exp)
 
     return power
@@ -326,4 +340,5 @@ def to_latex(node: Node) -> str:
         return rf"{wrap(a, 2)} \cdot {wrap(b, right_min or 2)}"
     if op == "div":
         return rf"\frac{{{to_latex(a)}}}{{{to_latex(b)}}}"
-    return f"{wrap(a, 5)}^{{{to_latex(b)}}}"  # pow
+    base = wrap(a, 5) if a.op != "call" else rf"\left({to_latex(a)}\right)"
+    return f"{base}^{{{to_latex(b)}}}"  # pow
