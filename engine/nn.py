@@ -338,7 +338,7 @@ class MLP:
             g.activations[i] = g_out
             g.pre_activations[i] = dz
             np.matmul(cache.inputs[i].T, dz, out=g.weights[i])
-            np.sum(dz, axis=0, out=g.biases[i])
+            np.add.reduce(dz, axis=0, out=g.biases[i])
             if i == 0 and not input_grad:
                 break
             g_in = np.matmul(dz, self.weights[i].T)
