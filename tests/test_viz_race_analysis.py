@@ -1,0 +1,163 @@
+"""viz.race_analysis: figure builders for tuning, basins, sensitivity and seed clouds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from engine import surfaces
+from engine.basins import DIVERGED, NONE, BasinMap, BasinResult, basin_maps, seed_cloud
+from engine.race import Entry
+from engine.tuning import lr_grid, sensitivity_map, tune_lr
+from viz import race_analysis as ra
+from viz.common import color
+
+ROSEN = surfaces.get("rosenbrock")
+HIMMEL = surfaces.get("himmelblau")
+TWO_MB = 2 * 1024 * 1024
+
+
+def _check_chart(fig: go.Figure) -> dict:
+    """Every chart has a title and labelled axes; returns the figure as parsed JSON."""
+    assert fig.layout.title.text
+    for axis in ("xaxis", "yaxis"):
+        assert fig.layout[axis].title.text, axis
+
+    def no_constants(name):  # NaN / Infinity literals would mean a non-finite value leaked
+        raise AssertionError(f"non-finite {name} in the figure JSON")
+
+    return json.loads(fig.to_json(), parse_constant=no_constants)
+
+
+def _synthetic_basins(n: int, entries: int, seed: int = 0) -> BasinResult:
+    rng = np.random.default_rng(seed)
+    maps = [
+        BasinMap(
+            Entry(f"e{i}", "sgd", {}),
+            rng.integers(-2, 4, (n, n)),
+            rng.integers(-1, 500, (n, n)),
+            rng.random((n, n)),
+            np.full((n, n), -1),
+        )
+        for i in range(entries)
+    ]
+    xs = np.linspace(-4.95, 4.95, n)
+    return BasinResult("himmelblau", xs, xs.copy(), 500, 1e-2, np.asarray(HIMMEL.minima), maps)
+
+
+@pytest.fixture(scope="module")
+def tuned():
+    entries = [Entry("SGD", "sgd", {"lr": 1e-3}), Entry("Adam", "adam", {"lr": 0.05})]
+    return [
+        tune_lr(ROSEN, e, ROSEN.default_start, 200, criterion="dist", grid=lr_grid(1e-4, 10, 12))
+        for e in entries
+    ]
+
+
+def test_score_curves_mark_best_and_default_in_entry_colours(tuned):
+    fig = ra.score_curves(tuned)
+    _check_chart(fig)
+    assert fig.layout.xaxis.type == "log" and "log scale" in fig.layout.xaxis.title.text
+    for i, r in enumerate(tuned):
+        lines = [t for t in fig.data if t.name == r.label]
+        assert len(lines) == 1 and lines[0].line.color == color(i)
+        stars = [t for t in fig.data if t.legendgroup == r.label and t.marker.symbol == "star"]
+        assert stars and stars[0].x[0] == r.best_lr
+        assert any(f"best lr {ra.fmt(r.best_lr)}" in s for s in stars[0].text)
+    # diverged candidates are drawn as crosses, never as a non-finite line point
+    crosses = [t for t in fig.data if t.marker.symbol == ra.MARKER_DIVERGED]
+    assert sum(len(t.x) for t in crosses) == sum(int(np.isinf(r.scores).sum()) for r in tuned)
+
+
+def test_tuning_table_is_dataframe_ready(tuned):
+    table = ra.tuning_table(tuned)
+    assert len({len(v) for v in table.values()}) == 1
+    assert table["entry"] == ["SGD", "Adam"]
+    assert table["default lr"] == [1e-3, 0.05]
+    for d, t, g in zip(table["default score"], table["tuned score"], table["gain"], strict=True):
+        assert g == pytest.approx(d - t) and g >= 0
+
+
+def test_basin_figure_small_multiples_with_selection_layer():
+    res = basin_maps(
+        HIMMEL,
+        [Entry("SGD", "sgd", {"lr": 0.01}), Entry("Adam", "adam", {"lr": 0.1})],
+        n=40,
+        steps=200,
+    )
+    for mode in ("basin", "steps"):
+        fig = ra.basin_maps_figure(res, mode=mode)
+        _check_chart(fig)
+        heat = [t for t in fig.data if t.type == "heatmap"]
+        assert len(heat) == 2  # one image per entry, not thousands of scatter points
+        select = [t for t in fig.data if t.name == "select"]
+        assert len(select) == 2
+        for sel in select:
+            cd = np.asarray(sel.customdata)
+            assert cd.shape == (ra.SELECT_GRID**2, 2)
+            assert set(cd[:, 0]) <= set(res.xs) and set(cd[:, 1]) <= set(res.ys)
+            assert sel.marker.color == ra.TRANSPARENT
+        assert len(fig.layout.annotations) >= 3  # panel titles + colour legend
+    basin = ra.basin_maps_figure(res, mode="basin")
+    z = np.asarray(basin.data[0].z)
+    np.testing.assert_array_equal(z, res.maps[0].label + 2)
+
+
+def test_steps_codes_are_ordered_by_steps_and_flag_none_and_diverged():
+    label = np.array([[0, 1, NONE, DIVERGED]])
+    steps = np.array([[5, 400, -1, -1]])
+    bmap = BasinMap(Entry("x", "sgd", {}), label, steps, np.zeros((1, 4)), np.full((1, 4), -1))
+    codes = ra._steps_codes(bmap, 500)
+    assert codes[0, 2] == 1 and codes[0, 3] == 0
+    assert 2 <= codes[0, 0] < codes[0, 1] <= 255
+
+
+def test_basin_figure_json_stays_under_2mb_at_the_cap():
+    res = _synthetic_basins(100, 6)  # 100 x 100 starts, the maximum of 6 entries
+    for mode in ("basin", "steps"):
+        assert len(ra.basin_maps_figure(res, mode=mode).to_json()) <= TWO_MB
+
+
+def test_basin_figure_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="Unknown basin map mode"):
+        ra.basin_maps_figure(_synthetic_basins(4, 1), mode="nope")
+
+
+def test_sensitivity_figure_marks_the_best_cell_and_carries_settings():
+    sens = sensitivity_map(ROSEN, Entry("Momentum", "sgd", {}), ROSEN.default_start, 150, n=8)
+    fig = ra.sensitivity_figure(sens)
+    _check_chart(fig)
+    assert "log scale" in fig.layout.xaxis.title.text
+    best = [t for t in fig.data if t.name == "best"][0]
+    j, i = sens.best
+    assert best.x[0] == pytest.approx(np.log10(sens.lrs[i]))
+    assert best.y[0] == sens.knob_values[j]
+    sel = [t for t in fig.data if t.name == "select"][0]
+    cd = np.asarray(sel.customdata)
+    assert set(np.round(cd[:, 0], 15)) <= set(np.round(sens.lrs, 15))
+    assert [t.name for t in fig.data].count("diverged") == int(np.isinf(sens.scores).any())
+
+
+def test_seed_figures():
+    entries = [Entry("SGD", "sgd", {"lr": 1e-3}), Entry("Adam", "adam", {"lr": 0.05})]
+    clouds = [
+        seed_cloud(ROSEN, e, ROSEN.default_start, 80, noise_std=1.0, n_seeds=20) for e in entries
+    ]
+    loss = ra.seed_loss_figure(clouds, min_value=0.0)
+    _check_chart(loss)
+    assert loss.layout.yaxis.type == "log"
+    fills = [t for t in loss.data if t.fill == "tonexty"]
+    assert len(fills) == 2
+    traces = ra.seed_cloud_traces(clouds)
+    ends = [t for t in traces if "end points" in t.name]
+    assert [len(t.x) for t in ends] == [20, 20]
+    assert ends[1].marker.line.color == color(1)
+    _check_chart(ra.seed_cloud_figure(ROSEN, clouds))
+
+
+def test_empty_inputs_give_an_empty_state():
+    assert "Add a race entry" in ra.score_curves([]).layout.annotations[0].text
+    assert "noise" in ra.seed_loss_figure([]).layout.annotations[0].text
