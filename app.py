@@ -16,6 +16,7 @@ PAGES = [
         "race",
         "Race SGD, Momentum, RMSProp, Adagrad, Adam and friends on classic 2D loss surfaces.",
     ),
+    ("pages/regularization.py", "Regularization", ":material/tune:", "regularization", "L1 vs L2"),
 ]
 
 st.set_page_config(

@@ -1,0 +1,535 @@
+"""Figures and tables of the Regularization lab: pure ``(engine results, options) -> figure``.
+
+One colour per variant (``viz.common.color(i)``) in every chart of the page. Histograms use
+the ONE shared binning (engine.diagnostics via engine.reg_lab); exact zeros are drawn as
+their own hatched spike at w = 0 and labelled, so L1's pile of zeros cannot be mistaken for
+"many small weights".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from engine import reg_lab as rl
+from engine.history import History
+from engine.reg_geometry import CoefPaths, TwoWeightProblem, l1_optimum, l2_optimum
+from viz.common import HOVER_NUM, base_layout, color, empty_figure, fmt
+
+MAX_FRAMES = 40  # animation frames of the histogram (snapshots are subsampled beyond)
+
+
+# ------------------------------------------------------------------------------ histograms
+def _hist_values(hset: rl.HistogramSet) -> list[tuple[np.ndarray, int, int]]:
+    """Per run: (counts without the exact zeros, exact zeros, total counted)."""
+    out = []
+    for h in hset.hists:
+        if h is None:
+            out.append((np.zeros(len(hset.bins.edges) - 1), 0, 0))
+            continue
+        counts = h.counts.astype(float)
+        if h.zero_bin is not None:
+            counts[h.zero_bin] -= h.zeros
+        out.append((counts, h.zeros, int(h.counts.sum())))
+    return out
+
+
+def _spike_text(zeros: int, total: int) -> str:
+    return f"{zeros / total:.0%} = 0" if zeros and total else ""
+
+
+def _hist_traces(hset: rl.HistogramSet, labels: Sequence[str]) -> list[go.Bar]:
+    """Two bar traces per run: counts without exact zeros, and the exact-zero spike."""
+    edges = hset.bins.edges
+    centers, widths = 0.5 * (edges[:-1] + edges[1:]), np.diff(edges)
+    spike_w = float(widths[0]) * 0.6
+    traces = []
+    for i, ((counts, zeros, total), label) in enumerate(
+        zip(_hist_values(hset), labels, strict=True)
+    ):
+        traces.append(
+            go.Bar(
+                x=centers,
+                y=counts,
+                width=widths,
+                name=label,
+                legendgroup=str(i),
+                marker={"color": color(i), "line": {"width": 0}},
+                opacity=0.55,
+                customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+                hovertemplate=f"{label}<br>w in [%{{customdata[0]:{HOVER_NUM}}}, "
+                f"%{{customdata[1]:{HOVER_NUM}}})<br>count %{{y}}<extra></extra>",
+            )
+        )
+        traces.append(
+            go.Bar(
+                x=[0.0],
+                y=[zeros],
+                width=[spike_w],
+                name=f"{label}: exactly 0",
+                legendgroup=str(i),
+                showlegend=False,
+                marker={"color": color(i), "pattern": {"shape": "/", "solidity": 0.4}},
+                opacity=0.9,
+                text=[_spike_text(zeros, total)],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate=f"{label}<br>exactly 0: %{{y:,}} weights (%{{text}})<extra></extra>",
+            )
+        )
+    return traces
+
+
+def _frame(hset: rl.HistogramSet, epoch: int) -> dict:
+    """An animation frame as a plain dict: only the bars' heights and the spike labels change
+    (the rest is merged from the figure's traces), which keeps the JSON small."""
+    data = []
+    for counts, zeros, total in _hist_values(hset):
+        data.append({"type": "bar", "y": counts.tolist()})
+        data.append({"type": "bar", "y": [zeros], "text": [_spike_text(zeros, total)]})
+    return {"name": str(epoch), "data": data}
+
+
+def histogram_figure(
+    histories: Sequence[History],
+    labels: Sequence[str],
+    layer: int | None,
+    epoch: int,
+    log_count: bool = False,
+    layer_name: str = "",
+) -> go.Figure:
+    """Overlaid weight histograms of every variant at ``epoch``, on shared bins, with a play
+    button and slider over the snapshot epochs (≤ :data:`MAX_FRAMES` frames)."""
+    histories = list(histories)
+    epochs = rl.snapshot_epochs(histories) or sorted({e for h in histories for e in h.snapshots})
+    if not epochs:
+        return empty_figure("No weight snapshot yet.", "Weight histogram")
+    if len(epochs) > MAX_FRAMES:
+        keep = np.unique(np.linspace(0, len(epochs) - 1, MAX_FRAMES).round().astype(int))
+        epochs = [epochs[i] for i in keep]
+    shown = min(epochs, key=lambda e: (abs(e - epoch), -e))
+    bins = rl.histogram_bins(histories, layer)
+    sets = {e: rl.weight_histograms(histories, e, layer, bins) for e in epochs}
+    fig = go.Figure(_hist_traces(sets[shown], labels))
+    fig.frames = [_frame(sets[e], e) for e in epochs]
+    ymax = max(max(int(h.counts.max()) for h in s.hists if h is not None) for s in sets.values())
+    yaxis = {"title": "count (log scale)" if log_count else "count"}
+    if log_count:
+        yaxis.update(type="log", range=[-0.1, np.log10(max(ymax, 1)) + 0.35])
+    else:
+        yaxis.update(range=[0, ymax * 1.12])
+    frame_args = {"frame": {"duration": 250, "redraw": True}, "transition": {"duration": 0}}
+    what = layer_name or ("all layers" if layer is None else f"layer {layer + 1}")
+    fig.update_layout(
+        **base_layout(f"Weights of {what}: all variants on shared bins"),
+        barmode="overlay",
+        bargap=0,
+        xaxis={"title": "weight value w"},
+        yaxis=yaxis,
+        height=470,
+        updatemenus=[
+            {
+                "type": "buttons",
+                "showactive": False,
+                "x": 0.0,
+                "y": -0.32,
+                "xanchor": "left",
+                "yanchor": "top",
+                "direction": "left",
+                "buttons": [
+                    {
+                        "label": "▶ Play",
+                        "method": "animate",
+                        "args": [None, {**frame_args, "fromcurrent": True}],
+                    },
+                    {
+                        "label": "❚❚ Pause",
+                        "method": "animate",
+                        "args": [[None], {**frame_args, "mode": "immediate"}],
+                    },
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "active": epochs.index(shown),
+                "x": 0.17,
+                "len": 0.83,
+                "y": -0.2,
+                "yanchor": "top",
+                "currentvalue": {"prefix": "epoch "},
+                "steps": [
+                    {
+                        "label": str(e),
+                        "method": "animate",
+                        "args": [[str(e)], {**frame_args, "mode": "immediate"}],
+                    }
+                    for e in epochs
+                ],
+            }
+        ],
+    )
+    fig.update_layout(margin={"b": 150})
+    fig.add_annotation(
+        text=bins.note + " Hatched spike at 0: weights exactly 0.",
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=-0.5,
+        showarrow=False,
+        xanchor="left",
+        font={"size": 11},
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------ loss curves
+def loss_figure(histories: Sequence[History], labels: Sequence[str]) -> go.Figure:
+    """Train (dashed) and validation (solid) data loss per epoch, log scale; ★ marks the best
+    validation epoch of an early-stopped run, ✗ a diverged run's last epoch."""
+    fig = go.Figure()
+    for i, (h, label) in enumerate(zip(histories, labels, strict=True)):
+        c = color(i)
+        for y, kind, dash in ((h.train_loss, "train", "dash"), (h.val_loss, "validation", None)):
+            fig.add_trace(
+                go.Scatter(
+                    x=h.epochs,
+                    y=np.maximum(y, 1e-12),
+                    mode="lines",
+                    name=f"{label} ({kind})",
+                    legendgroup=str(i),
+                    line={"color": c, "dash": dash, "width": 2 if dash is None else 1.5},
+                    hovertemplate=f"{label}<br>{kind} loss %{{y:{HOVER_NUM}}} at epoch %{{x}}"
+                    "<extra></extra>",
+                )
+            )
+        if h.best_epoch is not None and (h.stopped_early or h.restored_epoch is not None):
+            fig.add_trace(
+                go.Scatter(
+                    x=[h.best_epoch],
+                    y=[max(h.best_val_loss, 1e-12)],
+                    mode="markers",
+                    name=f"{label}: early-stopping best epoch",
+                    legendgroup=str(i),
+                    showlegend=False,
+                    marker={"symbol": "star", "size": 15, "color": c, "line": {"width": 1}},
+                    hovertemplate=f"{label}<br>best epoch {h.best_epoch} (weights restored)"
+                    f"<br>validation loss %{{y:{HOVER_NUM}}}<extra></extra>",
+                )
+            )
+        if h.diverged_at is not None and len(h.epochs):
+            fig.add_trace(
+                go.Scatter(
+                    x=[h.epochs[-1]],
+                    y=[max(h.val_loss[-1], 1e-12)],
+                    mode="markers",
+                    showlegend=False,
+                    marker={"symbol": "x-thin-open", "size": 16, "color": c, "line": {"width": 3}},
+                    hovertemplate=f"{label}<br>{h.message}<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        **base_layout("Loss per epoch: train dashed, validation solid (log scale)"),
+        xaxis={"title": "epoch"},
+        yaxis={"title": "data loss (log scale)", "type": "log"},
+        height=430,
+    )
+    return fig
+
+
+def summary_table(histories: Sequence[History], labels: Sequence[str]) -> pd.DataFrame:
+    """One row per variant: best validation loss and its epoch, final train/validation loss,
+    the generalization gap (validation − train), accuracy, and how the run ended."""
+    rows = []
+    for h, label in zip(histories, labels, strict=True):
+        if len(h.epochs) == 0:
+            continue
+        best = int(np.argmin(h.val_loss))
+        row = {
+            "variant": label,
+            "best val loss": float(h.val_loss[best]),
+            "best epoch": int(h.epochs[best]),
+            "train loss": float(h.train_loss[-1]),
+            "val loss": float(h.val_loss[-1]),
+            "gap (val − train)": float(h.val_loss[-1] - h.train_loss[-1]),
+        }
+        if h.val_acc is not None:
+            row["val accuracy"] = float(h.val_acc[-1])
+        row["status"] = h.message or f"running (epoch {h.epochs_done})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ sparsity
+def sparsity_figure(
+    curves: Sequence[rl.SparsityCurve], labels: Sequence[str], layer_name: str
+) -> go.Figure:
+    """Share of weights exactly 0 (solid) and with |w| < ε (dotted) over epochs, per variant."""
+    fig = go.Figure()
+    eps = curves[0].eps if curves else 1e-3
+    for i, (c, label) in enumerate(zip(curves, labels, strict=True)):
+        for y, kind, dash in ((c.exact, "exactly 0", None), (c.near, f"|w| < {fmt(eps)}", "dot")):
+            fig.add_trace(
+                go.Scatter(
+                    x=c.epochs,
+                    y=100.0 * y,
+                    mode="lines",
+                    name=f"{label}: {kind}",
+                    legendgroup=str(i),
+                    line={"color": color(i), "dash": dash},
+                    hovertemplate=f"{label}<br>{kind}: %{{y:.1f}}% at epoch %{{x}}<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        **base_layout(f"Sparsity of {layer_name}: exactly 0 solid, |w| < ε dotted"),
+        xaxis={"title": "epoch"},
+        yaxis={"title": "share of weights (%)", "range": [-2, 102]},
+        height=400,
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------ boundaries
+def boundary_figure(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    probs: Sequence[np.ndarray | None],
+    labels: Sequence[str],
+    X: np.ndarray,
+    y: np.ndarray,
+) -> go.Figure:
+    """Side-by-side decision regions (P(last class) over the ``(len(ys), len(xs))`` grid) with
+    the training points; ``None`` for a variant without a model yet."""
+    n = len(labels)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=list(labels), horizontal_spacing=0.03)
+    for i, (p, label) in enumerate(zip(probs, labels, strict=True)):
+        col = i + 1
+        if p is not None:
+            fig.add_trace(
+                go.Contour(
+                    x=xs,
+                    y=ys,
+                    z=p.reshape(len(ys), len(xs)),
+                    zmin=0,
+                    zmax=1,
+                    colorscale="RdBu",
+                    opacity=0.75,
+                    showscale=i == n - 1,
+                    colorbar={"title": {"text": "P(class)"}, "len": 0.8},
+                    contours={"start": 0, "end": 1, "size": 0.1},
+                    line={"width": 0},
+                    hovertemplate=f"{label}<br>x1 %{{x:.2f}}, x2 %{{y:.2f}}"
+                    "<br>P %{z:.2f}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=X[:, 0],
+                y=X[:, 1],
+                mode="markers",
+                showlegend=False,
+                marker={
+                    "size": 5,
+                    "color": y,
+                    "colorscale": [[0, "#B2182B"], [1, "#2166AC"]],
+                    "line": {"width": 0.5, "color": "white"},
+                },
+                hovertemplate="class %{marker.color}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text="x1", row=1, col=col)
+        fig.update_yaxes(showticklabels=i == 0, row=1, col=col)
+    fig.update_yaxes(title_text="x2", row=1, col=1)
+    fig.update_layout(
+        **base_layout("Decision regions with the training points"), height=360, showlegend=False
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------ why L1 is sparse
+def _ball(kind: str, size: float, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0, 2 * np.pi, n)
+    if kind == "l2":
+        return size * np.cos(t), size * np.sin(t)
+    x, y = np.cos(t), np.sin(t)
+    scale = size / (np.abs(x) + np.abs(y))
+    return x * scale, y * scale
+
+
+def geometry_figure(
+    problem: TwoWeightProblem, lam: float, lam_max: float = 2.0, extent: float = 2.2
+) -> go.Figure:
+    """Loss contours of the 2-weight model, the L1 diamond and L2 circle through each
+    regularized optimum at ``lam``, and both optima's paths as λ runs from 0 to ``lam_max``."""
+    g = np.linspace(-extent, extent, 81)
+    W = np.stack(np.meshgrid(g, g), axis=-1)
+    Z = problem.loss(W)
+    lams = np.linspace(0.0, lam_max, 201)
+    p1, p2 = l1_optimum(problem, lams), l2_optimum(problem, lams)
+    w1, w2 = l1_optimum(problem, [lam])[0], l2_optimum(problem, [lam])[0]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Contour(
+            x=g,
+            y=g,
+            z=np.sqrt(Z),
+            colorscale="Greys",
+            reversescale=True,
+            showscale=False,
+            contours={"coloring": "lines", "start": 0.1, "end": 3.0, "size": 0.2},
+            line={"width": 1},
+            hoverinfo="skip",
+            name="loss contours",
+        )
+    )
+    for path, point, kind, name, c in (
+        (p1, w1, "l1", "L1", color(1)),
+        (p2, w2, "l2", "L2", color(2)),
+    ):
+        size = np.abs(point).sum() if kind == "l1" else float(np.hypot(*point))
+        bx, by = _ball(kind, size)
+        fig.add_trace(
+            go.Scatter(
+                x=bx,
+                y=by,
+                mode="lines",
+                line={"color": c, "width": 1.5, "dash": "dot"},
+                name=f"{name} ball through the optimum",
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=path[:, 0],
+                y=path[:, 1],
+                mode="lines",
+                line={"color": c, "width": 3},
+                name=f"{name} optimum as λ grows",
+                customdata=lams,
+                hovertemplate=f"{name}, λ=%{{customdata:.2f}}<br>w1 %{{x:.3f}}, w2 %{{y:.3f}}"
+                "<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[point[0]],
+                y=[point[1]],
+                mode="markers",
+                marker={"color": c, "size": 13, "line": {"width": 1.5, "color": "white"}},
+                name=f"{name} optimum at λ={lam:.2f}: ({point[0]:.3f}, {point[1]:.3f})",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[problem.w_star[0]],
+            y=[problem.w_star[1]],
+            mode="markers",
+            marker={"symbol": "star", "size": 14, "color": "#999999"},
+            name="unregularized optimum w*",
+        )
+    )
+    fig.update_layout(
+        **base_layout(
+            f"Two weights, λ = {lam:.2f}: L1 meets the loss at a corner",
+            legend={"orientation": "v", "x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"},
+            margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        ),
+        xaxis={"title": "w1", "range": [-extent, extent], "zeroline": True},
+        yaxis={"title": "w2", "range": [-extent, extent], "scaleanchor": "x", "zeroline": True},
+        height=480,
+    )
+    return fig
+
+
+def paths_figure(paths: CoefPaths) -> go.Figure:
+    """Coefficient paths vs λ (log scale) for L1 (lasso) and L2 (ridge); informative features
+    in colour, the others grey."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("L1 (lasso): coefficients hit exactly 0", "L2 (ridge): all shrink"),
+        horizontal_spacing=0.08,
+    )
+    informative = set() if paths.informative is None else set(int(j) for j in paths.informative)
+    for col, coefs in ((1, paths.lasso), (2, paths.ridge)):
+        rank = 0
+        for j in range(coefs.shape[1]):
+            key = j in informative
+            fig.add_trace(
+                go.Scatter(
+                    x=paths.lams,
+                    y=coefs[:, j],
+                    mode="lines",
+                    line={
+                        "color": color(rank) if key else "rgba(150,150,150,0.45)",
+                        "width": 2.5 if key else 1,
+                    },
+                    name=f"feature {j}" + (" (informative)" if key else ""),
+                    legendgroup=f"f{j}",
+                    showlegend=col == 1 and key,
+                    hovertemplate=f"feature {j}<br>λ %{{x:{HOVER_NUM}}}<br>w %{{y:{HOVER_NUM}}}"
+                    "<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+            rank += key
+        fig.update_xaxes(title_text="λ (log scale)", type="log", row=1, col=col)
+    fig.update_yaxes(title_text="coefficient w_j", row=1, col=1)
+    fig.update_layout(
+        **base_layout("Coefficient paths of a linear model vs λ (grey: irrelevant features)"),
+        height=420,
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------ export
+def history_frame(histories: Sequence[History], labels: Sequence[str]) -> pd.DataFrame:
+    """Long table: one row per variant and evaluated epoch (losses, penalty, accuracy)."""
+    parts = []
+    for h, label in zip(histories, labels, strict=True):
+        part = {
+            "variant": label,
+            "epoch": np.asarray(h.epochs),
+            "train_loss": np.asarray(h.train_loss),
+            "val_loss": np.asarray(h.val_loss),
+            "penalty": np.asarray(h.penalty),
+        }
+        if h.train_acc is not None:
+            part["train_acc"] = np.asarray(h.train_acc)
+            part["val_acc"] = np.asarray(h.val_acc)
+        parts.append(pd.DataFrame(part))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def weights_frame(runs: Sequence[rl.VariantRun], labels: Sequence[str]) -> pd.DataFrame:
+    """Final weights of every finished variant: variant, layer, row (input), col (unit), w."""
+    parts = []
+    for run, label in zip(runs, labels, strict=True):
+        if run.final is None:
+            continue
+        h = run.history
+        for layer, (s, fi, fo) in enumerate(
+            zip(h.weight_slices, h.sizes[:-1], h.sizes[1:], strict=True)
+        ):
+            rows, cols = np.divmod(np.arange(fi * fo), fo)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "variant": label,
+                        "layer": layer + 1,
+                        "row": rows,
+                        "col": cols,
+                        "w": run.final[s],
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
