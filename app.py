@@ -17,6 +17,7 @@ PAGES = [
         "Race SGD, Momentum, RMSProp, Adagrad, Adam and friends on classic 2D loss surfaces.",
     ),
     ("pages/regularization.py", "Regularization", ":material/tune:", "regularization", "L1 vs L2"),
+    ("pages/gradients.py", "Gradient flow", ":material/layers:", "gradients", "Depth vs gradient"),
 ]
 
 st.set_page_config(
