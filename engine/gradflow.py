@@ -343,11 +343,11 @@ def profile(cfg: FlowConfig, spec: DataSpec = DataSpec()) -> Profile:
         out, cache = net.forward(X)
         loss, dout = _losses.get(loss_name)(out, y)
         g = net.backward(cache, dout)
-    act_norm = np.array([safe_norm(h) for h in cache.hidden] + [safe_norm(out)])
+    finite = np.array([bool(np.isfinite(h).all()) for h in (*cache.hidden, out)])
     w_raw = np.array([safe_norm(w) for w in g.weights])
     a_grad = np.array([safe_norm(a) for a in g.activations])
     over, where = None, None
-    bad_fwd = np.flatnonzero(~np.isfinite(act_norm))
+    bad_fwd = np.flatnonzero(~finite)
     if bad_fwd.size:
         over, where = int(bad_fwd[0]) + 1, "forward"
     else:
@@ -565,14 +565,24 @@ def train_config(cfg: FlowConfig, spec: DataSpec, steps: int, optimizer: str, lr
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class TrainingView:
+    """What :meth:`FlowTraining.publish` returns: labels and one History per configuration."""
+
+    labels: tuple[str, ...]
+    histories: tuple
+    steps: int
+
+
 class FlowTraining:
     """Train several configurations in lockstep for exactly ``steps`` steps (a job task).
 
-    ``publish()`` returns a tuple of :class:`engine.history.History`, one per configuration;
-    one that diverges stops alone (its heatmap row ends there) and the others go on.
+    ``publish()`` returns a :class:`TrainingView`; a configuration that diverges stops alone
+    (its heatmap row ends there) and the others go on.
     """
 
     def __init__(self, configs, spec: DataSpec, steps: int, optimizer: str = "sgd", lr=0.05):
+        self.labels = tuple(c.label() for c in configs)
         first = Trainer(train_config(configs[0], spec, steps, optimizer, lr))
         self.trainers = [first] + [
             Trainer(train_config(c, spec, steps, optimizer, lr), dataset=first.data)
@@ -606,5 +616,5 @@ class FlowTraining:
             if self._left(t):
                 t.step()
 
-    def publish(self) -> tuple:
-        return tuple(t.publish() for t in self.trainers)
+    def publish(self) -> TrainingView:
+        return TrainingView(self.labels, tuple(t.publish() for t in self.trainers), self.steps)
