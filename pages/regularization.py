@@ -10,6 +10,7 @@ epochs are in and never queues behind itself under the process-wide cap.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from engine import reg_geometry as rg
@@ -155,24 +156,28 @@ def draw(snap: Snapshot) -> None:
             )
     name = _layer_name(histories[0])
     cols = st.columns(len(runs))
-    for col, h, label in zip(cols, histories, labels, strict=True):
+    curves = [rl.sparsity_curve(h, layer, eps) for h in histories]
+    for col, h, c, label in zip(cols, histories, curves, labels, strict=True):
         e = rl.last_epoch(h, epoch_shown)
         if e is None:
             continue
         w = rl.layer_values(h, e, layer)
-        exact, near = float((w == 0).mean()), float((abs(w) < eps).mean())
+        exact, near = float(np.mean(w == 0)), float(np.mean(np.abs(w) < eps))
         col.metric(
             label,
-            f"{exact:.0%} exactly 0",
-            f"{near:.0%} with |w| < {fmt(eps)}",
+            f"{exact:.0%} = 0",
+            f"{near:.0%}",
             delta_color="off",
-            help=f"{name}, epoch {e}, {w.size:,} weights",
+            delta_arrow="off",
+            delta_description=f"with |w| < {fmt(eps)}",
+            chart_data=(100 * c.exact).round(1).tolist(),
+            chart_type="area",
+            help=f"Share of the {w.size:,} weights of {name} that are exactly 0 at epoch {e} "
+            f"(the sparkline: over the epochs), and the share smaller than ε = {fmt(eps)}.",
         )
-    st.plotly_chart(
-        vr.histogram_figure(histories, labels, layer, epoch_shown, log_count, name),
-        key="hist",
-        config={"displaylogo": False},
-    )
+    hist = vr.histogram_figure(histories, labels, layer, epoch_shown, log_count, name)
+    st.plotly_chart(hist, key="hist", config={"displaylogo": False})
+    st.caption(hist.layout.meta["note"] if hist.layout.meta else "")
     t_loss, t_sparse, t_bound = st.tabs(
         ["Loss curves", "Sparsity over epochs", "Decision boundaries"]
     )
@@ -190,7 +195,6 @@ def draw(snap: Snapshot) -> None:
             "worse fit on the training set for a better one on data the network never saw."
         )
     with t_sparse:
-        curves = [rl.sparsity_curve(h, layer, eps) for h in histories]
         st.plotly_chart(vr.sparsity_figure(curves, labels, name), key="sparsity")
     with t_bound:
         _boundaries(runs)

@@ -84,14 +84,40 @@ def _hist_traces(hset: rl.HistogramSet, labels: Sequence[str]) -> list[go.Bar]:
     return traces
 
 
-def _frame(hset: rl.HistogramSet, epoch: int) -> dict:
-    """An animation frame as a plain dict: only the bars' heights and the spike labels change
+def _spike_labels(hset: rl.HistogramSet, labels: Sequence[str]) -> list[dict]:
+    """One annotation per run with exact zeros, stacked above the spike at w = 0."""
+    notes = []
+    for i, ((_, zeros, total), label) in enumerate(zip(_hist_values(hset), labels, strict=True)):
+        if zeros:
+            notes.append(
+                {
+                    "x": 0.0,
+                    "xref": "x",
+                    "y": 0.98 - 0.07 * len(notes),
+                    "yref": "paper",
+                    "text": f"<b>{label}: {zeros / total:.0%} exactly 0</b>",
+                    "showarrow": False,
+                    "xanchor": "left",
+                    "xshift": 8,
+                    "font": {"color": color(i), "size": 13},
+                    "bgcolor": "rgba(128,128,128,0.12)",
+                }
+            )
+    return notes
+
+
+def _frame(hset: rl.HistogramSet, epoch: int, labels: Sequence[str]) -> dict:
+    """An animation frame as a plain dict: only the bars' heights and the zero labels change
     (the rest is merged from the figure's traces), which keeps the JSON small."""
     data = []
     for counts, zeros, total in _hist_values(hset):
         data.append({"type": "bar", "y": counts.tolist()})
-        data.append({"type": "bar", "y": [zeros], "text": [_spike_text(zeros, total)]})
-    return {"name": str(epoch), "data": data}
+        data.append({"type": "bar", "y": [zeros], "customdata": [_spike_text(zeros, total)]})
+    return {
+        "name": str(epoch),
+        "data": data,
+        "layout": {"annotations": _spike_labels(hset, labels)},
+    }
 
 
 def histogram_figure(
@@ -115,7 +141,7 @@ def histogram_figure(
     bins = rl.histogram_bins(histories, layer)
     sets = {e: rl.weight_histograms(histories, e, layer, bins) for e in epochs}
     fig = go.Figure(_hist_traces(sets[shown], labels))
-    fig.frames = [_frame(sets[e], e) for e in epochs]
+    fig.frames = [_frame(sets[e], e, labels) for e in epochs]
     ymax = max(max(int(h.counts.max()) for h in s.hists if h is not None) for s in sets.values())
     yaxis = {"title": "count (log scale)" if log_count else "count"}
     if log_count:
@@ -131,14 +157,16 @@ def histogram_figure(
         xaxis={"title": "weight value w"},
         yaxis=yaxis,
         height=470,
+        annotations=_spike_labels(sets[shown], labels),
         updatemenus=[
             {
                 "type": "buttons",
                 "showactive": False,
                 "x": 0.0,
-                "y": -0.32,
-                "xanchor": "left",
+                "y": 0.0,
+                "xanchor": "right",
                 "yanchor": "top",
+                "pad": {"r": 10, "t": 75},
                 "direction": "left",
                 "buttons": [
                     {
@@ -147,7 +175,7 @@ def histogram_figure(
                         "args": [None, {**frame_args, "fromcurrent": True}],
                     },
                     {
-                        "label": "❚❚ Pause",
+                        "label": "❚❚",
                         "method": "animate",
                         "args": [[None], {**frame_args, "mode": "immediate"}],
                     },
@@ -157,11 +185,13 @@ def histogram_figure(
         sliders=[
             {
                 "active": epochs.index(shown),
-                "x": 0.17,
-                "len": 0.83,
-                "y": -0.2,
+                "x": 0.0,
+                "len": 1.0,
+                "y": 0.0,
+                "xanchor": "left",
                 "yanchor": "top",
-                "currentvalue": {"prefix": "epoch "},
+                "pad": {"t": 55, "b": 10},
+                "currentvalue": {"prefix": "epoch ", "xanchor": "right"},
                 "steps": [
                     {
                         "label": str(e),
@@ -173,24 +203,19 @@ def histogram_figure(
             }
         ],
     )
-    fig.update_layout(margin={"b": 150})
-    fig.add_annotation(
-        text=bins.note + " Hatched spike at 0: weights exactly 0.",
-        xref="paper",
-        yref="paper",
-        x=0,
-        y=-0.5,
-        showarrow=False,
-        xanchor="left",
-        font={"size": 11},
+    fig.update_layout(
+        margin={"l": 140, "b": 140},
+        meta={"note": bins.note + " Hatched spike at 0: the weights that are exactly 0."},
     )
     return fig
 
 
 # ------------------------------------------------------------------------------ loss curves
-def loss_figure(histories: Sequence[History], labels: Sequence[str]) -> go.Figure:
-    """Train (dashed) and validation (solid) data loss per epoch, log scale; ★ marks the best
-    validation epoch of an early-stopped run, ✗ a diverged run's last epoch."""
+def loss_figure(
+    histories: Sequence[History], labels: Sequence[str], log: bool = False
+) -> go.Figure:
+    """Train (dashed) and validation (solid) data loss per epoch (linear, or log with ``log``);
+    ★ marks the best validation epoch of an early-stopped run, ✗ a diverged run's end."""
     fig = go.Figure()
     for i, (h, label) in enumerate(zip(histories, labels, strict=True)):
         c = color(i)
@@ -233,9 +258,15 @@ def loss_figure(histories: Sequence[History], labels: Sequence[str]) -> go.Figur
                 )
             )
     fig.update_layout(
-        **base_layout("Loss per epoch: train dashed, validation solid (log scale)"),
+        **base_layout(
+            "Loss per epoch: train dashed, validation solid" + (" (log scale)" if log else "")
+        ),
         xaxis={"title": "epoch"},
-        yaxis={"title": "data loss (log scale)", "type": "log"},
+        yaxis={
+            "title": "data loss" + (" (log scale)" if log else ""),
+            "type": "log" if log else "linear",
+            "exponentformat": "e",
+        },
         height=430,
     )
     return fig
@@ -438,13 +469,24 @@ def geometry_figure(
     )
     fig.update_layout(
         **base_layout(
-            f"Two weights, λ = {lam:.2f}: L1 meets the loss at a corner",
-            legend={"orientation": "v", "x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"},
-            margin={"l": 60, "r": 20, "t": 60, "b": 50},
+            f"Two weights, λ = {lam:.2f}: "
+            + (
+                "L1's optimum sits on an axis (a corner of the diamond)"
+                if np.any(w1 == 0)
+                else "L1's optimum has not reached an axis yet"
+            ),
+            legend={"orientation": "h", "x": 0, "y": -0.15, "xanchor": "left", "yanchor": "top"},
+            margin={"l": 60, "r": 20, "t": 50, "b": 40},
         ),
-        xaxis={"title": "w1", "range": [-extent, extent], "zeroline": True},
-        yaxis={"title": "w2", "range": [-extent, extent], "scaleanchor": "x", "zeroline": True},
-        height=480,
+        xaxis={"title": "w1", "range": [-extent, extent], "zeroline": True, "constrain": "domain"},
+        yaxis={
+            "title": "w2",
+            "range": [-extent, extent],
+            "scaleanchor": "x",
+            "zeroline": True,
+            "constrain": "domain",
+        },
+        height=620,
     )
     return fig
 
@@ -485,8 +527,12 @@ def paths_figure(paths: CoefPaths) -> go.Figure:
         fig.update_xaxes(title_text="λ (log scale)", type="log", row=1, col=col)
     fig.update_yaxes(title_text="coefficient w_j", row=1, col=1)
     fig.update_layout(
-        **base_layout("Coefficient paths of a linear model vs λ (grey: irrelevant features)"),
-        height=420,
+        **base_layout(
+            "Coefficient paths of a linear model vs λ (grey: irrelevant features)",
+            legend={"orientation": "h", "x": 0, "y": -0.22, "xanchor": "left", "yanchor": "top"},
+            margin={"l": 60, "r": 20, "t": 70, "b": 40},
+        ),
+        height=480,
     )
     return fig
 

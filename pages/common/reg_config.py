@@ -133,7 +133,7 @@ GEO_LAMBDA = Knob(
     "glam",
     "λ",
     "float",
-    0.4,
+    0.8,
     lo=0.0,
     hi=2.0,
     step=0.02,
