@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from pages.common.ui import ensure_router
+
+ensure_router()
+
 st.title("Training dynamics, visualized")
 st.markdown(
     "See how neural-network training actually moves: optimizers racing downhill on classic "

@@ -60,20 +60,16 @@ def _on_map_select() -> None:
     """A click on the map (a point of its invisible grid) becomes the new start."""
     points = st.session_state.get("map", {}).get("selection", {}).get("points", [])
     if points:
-        start = rc.start_knobs(st.session_state.get("surface", surface.name))
-        for knob, axis in zip(start, ("x", "y"), strict=True):
-            st.session_state[knob.key] = knob.coerce(points[0][axis])[0]
+        name = st.session_state.get("surface", surface.name)
+        for knob, axis in zip(rc.start_knobs(name), ("x", "y"), strict=True):
+            st.session_state[knob.key] = knob.coerce(rc.snap(points[0][axis], name))[0]
 
 
 # --- 2. controls -------------------------------------------------------------------------
 sb = st.sidebar
-sb.header("Surface")
-urlstate.widget(
-    rc.SURFACE,
-    format_func=lambda name: surfaces.get(name).title,
-    on_change=_on_surface_change,
-)
-sb.header("Racers")
+# No format_func on bound selectboxes: the URL stores the displayed text (verified, 1.67).
+urlstate.widget(rc.SURFACE, on_change=_on_surface_change)
+sb.subheader("Racers")
 urlstate.widget(rc.N_ENTRIES)
 specs, defaults, problems = [], [], []
 for i in range(1, n_racers + 1):
@@ -92,7 +88,7 @@ for i in range(1, n_racers + 1):
         problems.append(problem)
 specs = rc.label_racers(specs, defaults)
 
-sb.header("Start and length")
+sb.subheader("Start and length")
 start_x, start_y = rc.start_knobs(surface.name)
 c1, c2 = sb.columns(2)
 x0 = urlstate.widget(start_x, container=c1)

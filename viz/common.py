@@ -28,7 +28,7 @@ PALETTE = (
 
 HOVER_NUM = ".3~g"  # d3-format: 3 significant digits, trailing zeros trimmed
 MARKER_DIVERGED = "x-thin-open"
-MARKER_START = "circle-open"
+MARKER_START = "circle"
 MARKER_MIN = "star"
 
 
@@ -63,8 +63,16 @@ def base_layout(title: str, **kw: Any) -> dict[str, Any]:
     works in light and dark mode.
     """
     layout: dict[str, Any] = {
-        "title": {"text": title, "x": 0.0, "xanchor": "left"},
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+        "title": {
+            "text": title,
+            "x": 0.0,
+            "xanchor": "left",
+            "y": 1.0,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 12},
+        },
+        "margin": {"l": 60, "r": 20, "t": 90, "b": 50},
         "legend": {
             "orientation": "h",
             "yanchor": "bottom",

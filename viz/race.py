@@ -30,11 +30,12 @@ from viz.common import (
     color,
     fmt,
 )
+from viz.raster import band_greys, contour_png
 
 MAX_FRAMES = 100
 STATIC_POINTS = 2000  # points per path in the non-animated (final) view
 CLICK_GRID = 50  # clickable points per axis
-CONTOUR_GRID = 160
+CONTOUR_GRID = 400  # pixels per side of the background image
 CLICK_TRACE_NAME = "click-grid"
 
 
@@ -158,7 +159,9 @@ def contour_figure(
 ) -> go.Figure:
     """The animated race map (single start: each ``EntryResult.path`` is ``(steps+1, 2)``).
 
-    Trace order: 0 contour, 1 click grid, 2 minima, 3 start, ``4 + i`` racer ``i``'s path,
+    The surface is a layout image (filled contours, :mod:`viz.raster`): Plotly wipes contour
+    traces while it plays frames. Trace order: 0 click grid (also the colour bar), 1 minima,
+    2 start, ``3 + i`` racer ``i``'s path,
     last: all racers' current positions. Frames carry only the paths and positions, built as
     plain dicts (validating ~1,000 frame traces would take seconds). The figure opens on the
     finished race; Play replays it from step 0, or resumes after Pause.
@@ -171,27 +174,26 @@ def contour_figure(
     start = np.asarray(result.starts, dtype=np.float64).reshape(2)
     steps = int(result.steps)
     full = _subsample(steps, STATIC_POINTS)
+    levels = 24
+    greys = band_greys(levels)
     static = [
-        go.Contour(
-            x=xs,
-            y=ys,
-            z=_f32(values),
-            colorscale="Greys",
-            reversescale=True,
-            opacity=0.75,
-            ncontours=30,
-            contours={"coloring": "heatmap", "showlines": True},
-            line={"width": 0.5, "color": "rgba(90,90,90,0.6)"},
-            colorbar={"title": {"text": ztitle, "side": "right"}, "thickness": 12},
-            hoverinfo="skip",
-            name="surface",
-            showlegend=False,
-        ),
         go.Scatter(
             x=_f32(mx.ravel()),
             y=_f32(my.ravel()),
             mode="markers",
-            marker={"size": 9, "opacity": 0, "color": "grey"},
+            # Invisible markers (clickable, hoverable) that also carry the colour bar.
+            marker={
+                "size": 9,
+                "opacity": 0,
+                "color": _f32(contour_values(surface, gz, ref=z)[0].ravel()),
+                "cmin": float(np.nanmin(values)),
+                "cmax": float(np.nanmax(values)),
+                "colorscale": [
+                    [k / (levels - 1), f"rgb({g:.0f},{g:.0f},{g:.0f})"] for k, g in enumerate(greys)
+                ],
+                "showscale": True,
+                "colorbar": {"title": {"text": ztitle, "side": "right"}, "thickness": 12},
+            },
             customdata=gz.ravel(),
             name=CLICK_TRACE_NAME,
             showlegend=False,
@@ -212,7 +214,12 @@ def contour_figure(
             x=[start[0]],
             y=[start[1]],
             mode="markers",
-            marker={"symbol": MARKER_START, "size": 16, "line": {"width": 3}, "color": "white"},
+            marker={
+                "symbol": MARKER_START,
+                "size": 16,
+                "color": "white",
+                "line": {"width": 2.5, "color": "#333333"},
+            },
             name="start",
             hovertemplate=f"start (%{{x:{HOVER_NUM}}}, %{{y:{HOVER_NUM}}})<extra></extra>",
         ),
@@ -239,9 +246,23 @@ def contour_figure(
     layout = base_layout(f"{surface.title}: {len(result.entries)} optimizers, {steps:,} steps")
     layout.update(
         height=height,
-        margin={"l": 60, "r": 20, "t": 90, "b": 110},
+        margin={"l": 60, "r": 20, "t": 110, "b": 110},
         xaxis={"title": {"text": "x"}, "range": [x0, x1], "constrain": "domain"},
         yaxis={"title": {"text": "y"}, "range": [y0, y1]},
+        images=[
+            {
+                "source": contour_png(values, levels),
+                "xref": "x",
+                "yref": "y",
+                "x": x0,
+                "y": y1,
+                "sizex": x1 - x0,
+                "sizey": y1 - y0,
+                "sizing": "stretch",
+                "layer": "below",
+                "opacity": 0.85,
+            }
+        ],
         dragmode="pan",
         clickmode="event+select",
         updatemenus=[
@@ -249,22 +270,22 @@ def contour_figure(
                 "type": "buttons",
                 "direction": "left",
                 "x": 0.0,
-                "y": -0.08,
+                "y": -0.1,
                 "xanchor": "left",
                 "yanchor": "top",
                 "pad": {"r": 10, "t": 10},
                 "showactive": False,
                 "buttons": [
                     {"label": "▶ Play", "method": "animate", "args": [None, play]},
-                    {"label": "⏸ Pause", "method": "animate", "args": [[None], still]},
+                    {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]},
                 ],
             }
         ],
         sliders=[
             {
                 "active": len(shown) - 1,
-                "x": 0.16,
-                "len": 0.84,
+                "x": 0.2,
+                "len": 0.8,
                 "y": -0.04,
                 "yanchor": "top",
                 "pad": {"t": 10},

@@ -11,6 +11,7 @@ md<i>, dwd<i>, rho<i>`` (see :data:`SHORT`).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,12 @@ def start_knobs(surface_name: str) -> tuple[Knob, Knob]:
         Knob("x0", "Start x", "float", float(x), lo=xlo, hi=xhi, help="Click the map to pick."),
         Knob("y0", "Start y", "float", float(y), lo=ylo, hi=yhi, help="Click the map to pick."),
     )
+
+
+def snap(value: float, surface_name: str) -> float:
+    """A clicked coordinate rounded to ~1/1000 of the domain width (-2.3, not -2.2959184...)."""
+    decimals = 2 - math.floor(math.log10(surfaces.get(surface_name).width))
+    return round(float(value), max(decimals, 0))
 
 
 def entry_key(name: str, i: int) -> str:

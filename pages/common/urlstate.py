@@ -32,6 +32,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from engine.knobs import Knob
+from pages.common.ui import ensure_router
 
 _NOTES = "_urlstate_notes"  # session-state key: warnings waiting for the clean rerun
 
@@ -74,7 +75,9 @@ def sanitize(knobs: Sequence[Knob]) -> dict[str, Any]:
     and the script reruns once so the bound widgets seed from a clean URL; on that rerun one
     ``st.warning`` per bad value says what was wrong and what is used instead. A bad value held
     in session state (e.g. set by code) is replaced there, with a warning, without a rerun.
+    Also makes sure the page runs under the app's router (:func:`pages.common.ui.ensure_router`).
     """
+    ensure_router()
     notes = st.session_state.get(_NOTES, [])
     values: dict[str, Any] = {}
     url_fixes: dict[str, tuple[str, Any]] = {}

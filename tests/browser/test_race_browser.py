@@ -1,0 +1,71 @@
+"""What only a browser shows: the race map renders, animates, and takes clicks; URL repair."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+HERO = "document.querySelectorAll('.js-plotly-plot')[0]"
+
+
+def _open_race(page, app_url, query: str = "") -> None:
+    page.goto(f"{app_url}/race{query}")
+    page.wait_for_function(
+        f"() => {HERO} && {HERO}._transitionData && {HERO}._transitionData._frames.length > 0"
+    )
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _current_frame(page):
+    return page.evaluate(f"() => {HERO}._fullLayout._currentFrame || null")
+
+
+def test_race_page_loads_and_play_animates(app_url, page):
+    _open_race(page, app_url)
+    page.screenshot(path=str(ARTIFACTS / "race.png"), full_page=False)
+    assert page.locator(".js-plotly-plot").count() >= 1
+    assert _current_frame(page) is None  # opens on the finished race, nothing playing
+    page.locator(".updatemenu-button", has_text="Play").first.click()
+    page.wait_for_function(f"() => {HERO}._fullLayout._currentFrame != null")
+    first = int(_current_frame(page))
+    page.wait_for_function(
+        f"() => Number({HERO}._fullLayout._currentFrame) > {first}", timeout=30_000
+    )
+    page.screenshot(path=str(ARTIFACTS / "race_playing.png"))
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_clicking_the_map_moves_the_start(app_url, page):
+    _open_race(page, app_url, "?surface=beale")
+    start_x = page.get_by_role("spinbutton", name="Start x", exact=True)
+    before = start_x.input_value()
+    area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x, y = area["x"] + 0.2 * area["width"], area["y"] + 0.8 * area["height"]
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.wait_for_url(re.compile(r".*[?&]x0=-?[0-9.]+.*"), timeout=60_000)
+    page.wait_for_function(
+        "([label, old]) => { const el = document.querySelector(`input[aria-label='${label}']`);"
+        " return el && el.value !== old; }",
+        arg=["Start x", before],
+    )
+    assert float(start_x.input_value()) < 0  # clicked on the left fifth of [-4.5, 4.5]
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "race_clicked.png"), full_page=True)
+
+
+def test_bad_url_values_warn_instead_of_crashing(app_url, page):
+    _open_race(page, app_url, "?steps=-inf&surface=nope&lr1=nan")
+    alerts = page.locator('[data-testid="stAlert"]')
+    alerts.first.wait_for()
+    text = " ".join(alerts.all_inner_texts())
+    for shown in ("steps=-inf", "surface=nope", "lr1=nan"):
+        assert shown in text
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "steps=-inf" not in page.url

@@ -1,0 +1,34 @@
+"""Shared pytest setup: the repository root on sys.path and an AppTest factory for pages."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture
+def open_page():
+    """``open_page("pages/race.py", surface="beale")`` -> a finished AppTest on that page.
+
+    Starts from app.py (the router), switches to the page, seeds the URL query parameters,
+    runs it, and returns the AppTest. Generous timeout: the first run imports NumPy/Plotly.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def _open(page: str, **query: str):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        at.switch_page(page)
+        for key, value in query.items():
+            at.query_params[key] = value
+        return at.run()
+
+    return _open

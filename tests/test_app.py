@@ -1,0 +1,26 @@
+"""The router and Home page run, link every page, and the README's caps table is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from pages.common import caps
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_home_runs_and_links_the_race_page():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "Training dynamics, visualized"
+    labels = [link.value for link in at.page_link]
+    assert any(label.startswith("Optimizer race") for label in labels)
+
+
+def test_readme_caps_table_matches_the_knob_data():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = caps.table()
+    assert table in readme, "README caps table is stale: paste `python -m pages.common.caps`"
+    assert "| Optimizer race | Steps (`steps`) | 1 ≤ steps ≤ 5,000 |" in table

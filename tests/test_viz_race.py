@@ -1,0 +1,84 @@
+"""The race figures and tables, without Streamlit: size, frames, divergence, formatting."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from engine import race, surfaces
+from viz import race as vr
+from viz.common import color, fmt
+from viz.raster import contour_png
+
+
+@pytest.fixture(scope="module")
+def rosen():
+    s = surfaces.get("rosenbrock")
+    entries = [*race.default_entries("rosenbrock"), race.Entry("SGD lr=1", "sgd", {"lr": 1.0})]
+    return s, race.run_race(s, entries, s.default_start, race.DEFAULT_STEPS)
+
+
+def test_map_is_valid_light_and_animates_only_the_racers(rosen):
+    s, result = rosen
+    fig = vr.contour_figure(s, result)
+    go.Figure(fig.to_dict())  # full Plotly validation of traces, frames and layout
+    assert len(fig.to_json()) <= 2_000_000
+    assert 2 <= len(fig.frames) <= vr.MAX_FRAMES
+    n = len(result.entries)
+    racers = list(range(len(fig.data) - n - 1, len(fig.data)))
+    assert all(list(f.traces) == racers for f in fig.frames)
+    steps = [int(f.name) for f in fig.frames]
+    assert steps[0] == 0 and steps[-1] == result.steps and steps == sorted(steps)
+    assert fig.layout.images[0].source.startswith("data:image/png;base64,")
+
+
+def test_diverged_racer_ends_with_a_cross_and_is_named(rosen):
+    s, result = rosen
+    fig = vr.contour_figure(s, result)
+    heads = fig.data[-1]
+    k = len(result.entries) - 1
+    assert result.entries[k].diverged_at >= 0
+    assert heads.marker.symbol[k].startswith("x")
+    assert all(not sym.startswith("x") for sym in heads.marker.symbol[:k])
+    assert "diverged" in fig.data[-2].name
+    board = vr.leaderboard(s, result)
+    assert board.iloc[-1]["status"].startswith("diverged at step")
+
+
+def test_colours_are_one_per_racer_in_every_view(rosen):
+    s, result = rosen
+    hero, losses = vr.contour_figure(s, result), vr.loss_figure(s, result)
+    for i in range(len(result.entries)):
+        assert hero.data[-1].marker.color[i] == color(i)
+        assert hero.data[3 + i].line.color == color(i)
+    assert [t.line.color for t in losses.data if t.mode == "lines"] == [
+        color(i) for i in range(len(result.entries))
+    ]
+    assert losses.layout.yaxis.type == "log"
+    assert "log scale" in losses.layout.yaxis.title.text
+
+
+def test_trajectories_table_has_every_step_of_every_racer(rosen):
+    _, result = rosen
+    df = vr.trajectories(result)
+    assert list(df.columns) == ["step", "racer", "x", "y", "loss", "grad_norm"]
+    assert len(df) == len(result.entries) * (result.steps + 1)
+    assert np.isfinite(df[["x", "y", "loss", "grad_norm"]].to_numpy()).all()
+
+
+def test_contour_png_is_a_png_of_the_grid_size():
+    z = np.add.outer(np.arange(30.0), np.arange(20.0))
+    raw = base64.b64decode(contour_png(z).split(",", 1)[1])
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    assert (width, height) == (20, 30)
+
+
+@pytest.mark.parametrize(
+    ("x", "text"), [(0.000012345, "1.23e-05"), (1234.5, "1.23e+03"), (2.0, "2"), (0.5, "0.5")]
+)
+def test_fmt_gives_three_significant_digits(x, text):
+    assert fmt(x) == text
