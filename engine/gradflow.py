@@ -186,10 +186,12 @@ GLOBAL_KNOBS: tuple[Knob, ...] = (
     Knob("n", "Configurations", "int", 3, lo=1, hi=MAX_CONFIGS, cap=True,
          help=f"How many configurations to overlay (up to {MAX_CONFIGS})."),
     Knob("data", "Dataset", "choice", "moons", choices=tuple(DATASETS)),
-    Knob("batch", "Batch size", "int", 256, lo=1, hi=MAX_BATCH, cap=True,
+    Knob("batch", "Batch at init", "int", 256, lo=1, hi=MAX_BATCH, cap=True,
          help="Samples in the at-init batch and in each training minibatch."),
     Knob("seed", "Seed", "int", 0, lo=0, hi=2**31 - 1, help="Seeds the weights and the data."),
     Knob("steps", "Training steps", "int", 200, lo=1, hi=MAX_STEPS, cap=True),
+    Knob("tbatch", "Training batch size", "int", 32, lo=1, hi=MAX_BATCH, cap=True,
+         help="Samples per training minibatch."),
     Knob("opt", "Optimizer", "choice", "sgd", choices=OPTIMIZERS),
     Knob("lr", "Learning rate", "float", 0.05, lo=1e-6, hi=10.0, log=True),
 )  # fmt: skip

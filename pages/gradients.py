@@ -8,6 +8,8 @@ explanation), then sharing. Every control is bound to the URL.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from engine import gradflow as gf
@@ -28,7 +30,8 @@ st.caption(
 )
 
 # --- 1. validate every URL value before any widget reads it ------------------------------
-N_KNOB = gf.GLOBAL_KNOBS[0]
+KNOBS = {k.key: k for k in gf.GLOBAL_KNOBS}
+N_KNOB = KNOBS["n"]
 values = urlstate.sanitize(gf.all_knobs(urlstate.peek(N_KNOB)))
 n = values["n"]
 
@@ -74,14 +77,15 @@ for i in range(1, n + 1):
     configs.append(gf.config_from(row, i))
 sb.subheader("Data")
 spec = gf.DataSpec(
-    dataset=urlstate.widget(gf.GLOBAL_KNOBS[1]),
-    batch=int(urlstate.widget(gf.GLOBAL_KNOBS[2])),
-    seed=int(urlstate.widget(gf.GLOBAL_KNOBS[3])),
+    dataset=urlstate.widget(KNOBS["data"]),
+    batch=int(urlstate.widget(KNOBS["batch"])),
+    seed=int(urlstate.widget(KNOBS["seed"])),
 )
 with sb.expander("Training"):
-    steps = int(urlstate.widget(gf.GLOBAL_KNOBS[4], container=st))
-    optimizer = urlstate.widget(gf.GLOBAL_KNOBS[5], container=st)
-    lr = float(urlstate.widget(gf.GLOBAL_KNOBS[6], container=st))
+    steps = int(urlstate.widget(KNOBS["steps"], container=st))
+    train_spec = replace(spec, batch=int(urlstate.widget(KNOBS["tbatch"], container=st)))
+    optimizer = urlstate.widget(KNOBS["opt"], container=st)
+    lr = float(urlstate.widget(KNOBS["lr"], container=st))
 names = [f"{i}: {c.label()}" for i, c in enumerate(configs, start=1)]
 
 
@@ -159,14 +163,14 @@ def _draw(snap) -> None:
 with train_tab:
     st.caption(
         f"Trains every configuration for {steps} steps ({optimizer}, lr {lr:g}, batch "
-        f"{spec.batch}) in the background; the heatmap fills live. Norms are of the minibatch "
-        "loss before clipping."
+        f"{train_spec.batch}) in the background; the heatmap fills live. Norms are of the "
+        "minibatch loss before clipping."
     )
-    signature = (tuple(configs), spec, steps, optimizer, lr)
+    signature = (tuple(configs), train_spec, steps, optimizer, lr)
     run_configs = tuple(configs)
     pj.job_controls(
         JOB,
-        lambda: gf.FlowTraining(run_configs, spec, steps, optimizer, lr),
+        lambda: gf.FlowTraining(run_configs, train_spec, steps, optimizer, lr),
         signature=signature,
         name="gradient flow",
         start_label="Start training",
