@@ -203,11 +203,15 @@ class VariantRun:
     """What one variant has produced so far (immutable).
 
     ``history``: its :class:`engine.history.History`; ``final``: the flat parameters the run
-    ended with (after early stopping's restore), ``None`` while it still trains.
+    ended with (after early stopping's restore), ``None`` while it still trains; ``label`` and
+    ``config``: which variant this is (a page showing a finished job while its settings have
+    changed must label the results by the run's own config, not the widgets').
     """
 
     history: History
     final: np.ndarray | None
+    label: str
+    config: Config
 
 
 class TwinRuns:
@@ -225,6 +229,7 @@ class TwinRuns:
             b.dataset, b.n_samples, b.noise, b.data_seed, b.val_fraction, **b.data_options
         )
         self.trainers = [Trainer(c, self.data) for c in lab.configs()]
+        self.labels = lab.labels()
         self.total_steps = sum(t.total_steps for t in self.trainers)
         self._final: list[np.ndarray | None] = [None] * len(self.trainers)
 
@@ -266,7 +271,8 @@ class TwinRuns:
 
     def publish(self) -> tuple[VariantRun, ...]:
         return tuple(
-            VariantRun(t.publish(), f) for t, f in zip(self.trainers, self._final, strict=True)
+            VariantRun(t.publish(), f, label, t.config)
+            for t, f, label in zip(self.trainers, self._final, self.labels, strict=True)
         )
 
 

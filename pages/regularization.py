@@ -17,6 +17,7 @@ from engine import reg_geometry as rg
 from engine import reg_lab as rl
 from engine.datasets import DATASETS, Dataset, make_dataset
 from engine.jobs import Snapshot, Status
+from engine.trainer import Config
 from pages.common import jobs as pj
 from pages.common import reg_config as rc
 from pages.common import urlstate
@@ -87,7 +88,6 @@ values = {**values, **{k: st.session_state[k] for k in values if k in st.session
 lab, problems = rc.lab_from_values(values)
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
-labels = lab.labels()
 depth = len(lab.base.hidden)
 
 
@@ -144,6 +144,7 @@ def draw(snap: Snapshot) -> None:
     if not runs or snap.status is Status.QUEUED:
         return
     histories = [r.history for r in runs]
+    labels = [r.label for r in runs]  # the job's own variants (the widgets may have changed)
     if layer is not None and layer >= len(histories[0].sizes) - 1:
         st.info("That layer does not exist in the trained network.")
         return
@@ -201,7 +202,7 @@ def draw(snap: Snapshot) -> None:
 
 
 def _boundaries(runs) -> None:
-    data = _dataset(lab)
+    data = _dataset(runs[0].config)
     if data.n_features != 2:
         st.info(
             f"Decision boundaries are drawn for the 2D datasets; {data.name} has "
@@ -213,17 +214,14 @@ def _boundaries(runs) -> None:
         return
     xs, ys, points = rl.boundary_grid(data)
     probs = [
-        rl.class_probability(rl.rebuild(c, r.history.sizes, r.final), points)
-        for c, r in zip(lab.configs(), runs, strict=True)
+        rl.class_probability(rl.rebuild(r.config, r.history.sizes, r.final), points) for r in runs
     ]
-    st.plotly_chart(
-        vr.boundary_figure(xs, ys, probs, labels, data.X_train, data.y_train), key="bound"
-    )
+    figure = vr.boundary_figure(xs, ys, probs, [r.label for r in runs], data.X_train, data.y_train)
+    st.plotly_chart(figure, key="bound")
 
 
-@st.cache_data(max_entries=16, show_spinner=False, hash_funcs={rl.LabConfig: repr})
-def _dataset(lab: rl.LabConfig) -> Dataset:
-    b = lab.base
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs={Config: repr})
+def _dataset(b: Config) -> Dataset:
     return make_dataset(
         b.dataset, b.n_samples, b.noise, b.data_seed, b.val_fraction, **b.data_options
     )
@@ -324,7 +322,7 @@ runs = snap.history if snap is not None and snap.history else None
 if runs:
     mid.download_button(
         "Histories (CSV)",
-        vr.history_frame([r.history for r in runs], labels).to_csv(index=False),
+        vr.history_frame([r.history for r in runs], [r.label for r in runs]).to_csv(index=False),
         file_name="regularization_histories.csv",
         mime="text/csv",
         on_click="ignore",
@@ -332,7 +330,7 @@ if runs:
     )
     right.download_button(
         "Final weights (CSV)",
-        vr.weights_frame(runs, labels).to_csv(index=False),
+        vr.weights_frame(runs, [r.label for r in runs]).to_csv(index=False),
         file_name="regularization_weights.csv",
         mime="text/csv",
         on_click="ignore",

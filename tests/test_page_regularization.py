@@ -1,0 +1,160 @@
+"""AppTest: the Regularization lab runs its default comparison, restores a comparison from its
+URL, offers a restart when settings change, reports a diverged variant, survives bad input.
+
+AppTest does not tick ``run_every``: the page auto-starts its background job on the first
+visit, the test waits for the job (engine.jobs) to finish, then reruns the script, which draws
+the finished results, exactly what the page's polling fragment does on its last tick.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine.jobs import default_manager
+
+PAGE = "pages/regularization.py"
+
+
+def _forget_session_jobs() -> None:
+    from pages.common.jobs import session_jobs
+
+    session_jobs.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_jobs():
+    """Every AppTest shares one session id, so the session's job group would carry over from
+    test to test; clear it (from inside a script run: session-scoped caches demand one)."""
+    from streamlit.testing.v1 import AppTest
+
+    AppTest.from_function(_forget_session_jobs).run()
+    yield
+    default_manager().stop_all(timeout=5)
+    AppTest.from_function(_forget_session_jobs).run()
+
+
+def _finish(at, timeout: float = 60.0):
+    """Wait until no background job runs, then rerun the page to draw the final state."""
+    deadline = time.monotonic() + timeout
+    while default_manager().jobs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not default_manager().jobs(), "the training job did not finish"
+    return at.run()
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_default_page_trains_and_shows_l1_sparsity(open_page):
+    at = open_page(PAGE)
+    assert not at.exception
+    assert not at.warning
+    at = _finish(at)
+    assert not at.exception
+    metrics = _metrics(at)
+    assert list(metrics) == ["none", "L1 proximal λ=0.02", "L2 λ=0.02", "dropout p=0.5"]
+    share = {label: int(value.split("%")[0]) for label, value in metrics.items()}
+    assert share["L1 proximal λ=0.02"] >= 50
+    assert share["none"] == 0 and share["L2 λ=0.02"] == 0
+    keys = {c.proto.id for c in at.get("plotly_chart")}
+    assert len(at.get("plotly_chart")) >= 5, keys  # histogram, loss, sparsity, geometry, paths
+    table = at.dataframe[0].value
+    best = dict(zip(table["variant"], table["best val loss"].astype(float), strict=True))
+    assert best["L1 proximal λ=0.02"] < best["none"]
+    assert best["L2 λ=0.02"] < best["none"]
+    assert len(at.get("download_button")) == 2
+    assert at.code, "the share link is missing"
+    assert at.latex, "the formulas are missing"
+
+
+def test_url_restores_the_comparison(open_page):
+    query = {
+        "data": "moons",
+        "n": "200",
+        "noise": "0.3",
+        "depth": "2",
+        "width": "8",
+        "opt": "Adam",
+        "lr": "0.01",
+        "epochs": "15",
+        "batch": "32",
+        "seed": "3",
+        "nv": "2",
+        "v1": "elastic",
+        "l1_1": "0.001",
+        "l2_1": "0.005",
+        "m1": "truncation",
+        "v2": "dropout",
+        "p2": "0.8",
+        "es2": "true",
+        "pat2": "5",
+        "layer": "2",
+        "hlog": "true",
+        "glam": "1.2",
+    }
+    at = open_page(PAGE, **query)
+    assert not at.exception
+    assert not at.warning
+    assert at.selectbox(key="data").value == "moons"
+    assert at.selectbox(key="m1").value == "truncation"
+    assert at.number_input(key="l2_1").value == 0.005
+    assert at.toggle(key="hlog").value is True
+    assert at.slider(key="glam").value == 1.2
+    at = _finish(at)
+    assert list(_metrics(at)) == [
+        "elastic truncation λ1=0.001 λ2=0.005",
+        "dropout p=0.8 + early stop (5)",
+    ]
+    share = at.code[-1].value
+    for key, value in query.items():
+        assert f"{key}={value}" in share
+
+
+def test_changing_a_setting_mid_run_offers_a_restart(open_page):
+    at = open_page(PAGE)
+    at.number_input(key="lr").set_value(0.01)
+    at = at.run()
+    assert not at.exception
+    assert any("settings changed" in i.value for i in at.info)
+    assert at.button(key="reglab_start").label == "Restart"
+
+
+def test_a_diverging_variant_is_reported_and_the_others_finish(open_page):
+    at = open_page(PAGE, nv="2", v2="l2", l2_2="100", epochs="100")
+    at = _finish(at)
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "L2 λ=100" in errors and "diverged" in errors
+    table = at.dataframe[0].value
+    status = dict(zip(table["variant"], table["status"], strict=True))
+    assert status["none"] == "finished 100 epochs"
+
+
+BAD = [
+    ("l1_2", "-1"),
+    ("l1_2", "nan"),
+    ("l2_3", "inf"),
+    ("p4", "0"),
+    ("p4", "1.5"),
+    ("width", "100000"),
+    ("epochs", "-inf"),
+    ("n", "1e9"),
+    ("nv", "9"),
+    ("data", "mnist"),
+    ("v1", "l7"),
+    ("opt", "Lion"),
+    ("act", "swish"),
+    ("layer", "12"),
+]
+
+
+@pytest.mark.parametrize(("key", "raw"), BAD)
+def test_bad_url_values_warn_and_fall_back(open_page, key, raw):
+    at = open_page(PAGE, **{key: raw})
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert f"{key}={raw}" in warnings
+    assert at.query_params.get(key) != raw  # the URL holds the safe value (or none: default)
