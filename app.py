@@ -6,6 +6,12 @@ Run with ``streamlit run app.py``. Each page is a thin script under ``pages/``; 
 
 import streamlit as st
 
+from engine import blas
+
+# Small matrices + background training jobs on a few shared cores: one BLAS thread per job is
+# faster than OpenBLAS threads fighting over the cores (see engine/blas.py).
+blas.set_threads(1)
+
 # (script, title, Material icon, url_path, one-sentence help shown as the nav tooltip)
 PAGES = [
     ("pages/home.py", "Home", ":material/home:", "home", "What this app shows and where to start."),
