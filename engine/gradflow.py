@@ -272,6 +272,8 @@ class Profile:
     ``weight_grad``, ``act_grad``: ``(L,)``; ``act_std``, ``saturated``, ``dead``: ``(L-1,)``
     (NaN where undefined or non-finite). ``overflow_layer`` is 1-based or None and
     ``overflow_where`` is "forward" or "backward". ``clip_factor`` = the clipping multiplier.
+    ``forward_norm``: ``(L,)`` ‖h_l‖ of each layer's output, kept only after an overflow (so
+    the page can show the forward blow-up where no gradient exists), else None.
     """
 
     config: FlowConfig
@@ -287,6 +289,7 @@ class Profile:
     clip_factor: float
     theory: Theory | None
     hist: LayerHistograms | None
+    forward_norm: np.ndarray | None = None
 
     @property
     def layers(self) -> np.ndarray:
@@ -377,6 +380,7 @@ def profile(cfg: FlowConfig, spec: DataSpec = DataSpec()) -> Profile:
         clip_factor=factor,
         theory=None if over else theory(cfg, net, X, g, a_grad[-1], factor),
         hist=_histograms(cache.hidden, g.activations[:-1]) if L > 1 else None,
+        forward_norm=np.array([safe_norm(h) for h in (*cache.hidden, out)]) if over else None,
     )
 
 

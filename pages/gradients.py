@@ -13,6 +13,7 @@ from dataclasses import replace
 import streamlit as st
 
 from engine import gradflow as gf
+from engine.activations import SATURATION
 from pages.common import jobs as pj
 from pages.common import urlstate
 from viz import gradients as vg
@@ -102,7 +103,11 @@ st.subheader("Diagnosis")
 for i, (col, p) in enumerate(zip(st.columns(len(profiles)), profiles, strict=True)):
     verdict = gf.diagnose(p)
     with col.container(border=True):
-        st.markdown(f":{_TAG[i]}[■ **Configuration {i + 1}**]  \n`{p.config.label()}`")
+        st.markdown(
+            f"<span style='color:{color(i)}'>■</span> **Configuration {i + 1}**  \n"
+            f"`{p.config.label()}`",
+            unsafe_allow_html=True,
+        )
         getattr(st, _BOX.get(verdict.kind, "error"))(verdict.headline)
         for line in verdict.evidence:
             st.caption(line)
@@ -130,6 +135,11 @@ stats_tab, hist_tab, train_tab, act_tab, why_tab = st.tabs(
 )
 with stats_tab:
     st.plotly_chart(vg.stats_figure(profiles, names))
+    st.caption(
+        "Saturated: "
+        + "; ".join(f"{k}: {v}" for k, v in SATURATION.items() if k in ("sigmoid", "tanh"))
+        + ". Dead: a ReLU unit whose pre-activation is ≤ 0 for every sample of the batch."
+    )
 with hist_tab:
     pick = st.radio(
         "Configuration",

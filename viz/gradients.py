@@ -26,6 +26,17 @@ def _hover(name: str) -> str:
     return f"{name}<br>layer %{{x}}<br>norm %{{y:{HOVER_NUM}}}<extra></extra>"
 
 
+def _log_range(ys: Sequence[np.ndarray]) -> list[float] | None:
+    """A log-axis range (in decades) around every finite positive value, kept below 1e308
+    (plotly's own autorange pads past float64's largest value and labels it "Infinity")."""
+    values = np.concatenate([y[np.isfinite(y) & (y > 0)] for y in ys] + [np.empty(0)])
+    if not values.size:
+        return None
+    lo, hi = float(np.log10(values.min())), float(np.log10(values.max()))
+    pad = max(0.05 * (hi - lo), 0.3)
+    return [max(lo - pad, -320.0), min(hi + pad, 308.2)]
+
+
 def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = np.isfinite(y) & (y > 0)
     return x[keep], y[keep]
@@ -66,6 +77,26 @@ def profile_figure(profiles: Sequence[Profile], names: Sequence[str]) -> go.Figu
                     ),
                     row=1, col=col,
                 )  # fmt: skip
+        if p.overflow_layer is not None and p.forward_norm is not None:
+            x, y = _finite(layers, p.forward_norm)
+            label = f"{name}: forward ‖h_l‖ (no gradient past the overflow)"
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=y, mode="lines", name=label, legendgroup=name,
+                    line={"color": c, "dash": "dot", "width": 2}, hovertemplate=_hover(label),
+                ),
+                row=1, col=1,
+            )  # fmt: skip
+            if len(x):
+                fig.add_trace(
+                    go.Scatter(
+                        x=[float(p.overflow_layer)], y=[y[-1]], mode="markers",
+                        marker={"symbol": MARKER_DIVERGED, "size": 14, "color": c},
+                        name=f"{name}: overflow", showlegend=False, legendgroup=name,
+                        hovertemplate=f"{name}<br>overflow at layer %{{x}}<extra></extra>",
+                    ),
+                    row=1, col=1,
+                )  # fmt: skip
         if p.overflow_layer is not None:
             for col in (1, 2):
                 fig.add_vline(
@@ -76,9 +107,19 @@ def profile_figure(profiles: Sequence[Profile], names: Sequence[str]) -> go.Figu
                 )  # fmt: skip
     depth = max(p.config.depth for p in profiles)
     fig.update_xaxes(title_text="layer l (1 = input side, L = output)", range=[0.5, depth + 0.5])
-    fig.update_yaxes(type="log", exponentformat="power", title_text="norm (log scale)", col=1)
-    fig.update_yaxes(type="log", exponentformat="power", col=2)
-    fig.update_layout(**base_layout("Gradient norm per layer at initialization", height=480))
+    log_range = _log_range([np.asarray(t.y, dtype=float) for t in fig.data])
+    fig.update_yaxes(type="log", exponentformat="power", range=log_range)
+    fig.update_yaxes(title_text="norm (log scale)", col=1)
+    if not any(np.isfinite(p.act_grad).any() for p in profiles):
+        fig.add_annotation(
+            text="no back-propagated gradient:<br>the forward pass overflowed", showarrow=False,
+            xref="x2 domain", yref="y2 domain", x=0.5, y=0.5,
+        )  # fmt: skip
+    fig.update_layout(**base_layout("Gradient norm per layer at initialization", height=520))
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "x": 0.0, "xanchor": "left"},
+        margin={"t": 70, "b": 40},
+    )
     return fig
 
 
@@ -110,13 +151,12 @@ def stats_figure(profiles: Sequence[Profile], names: Sequence[str]) -> go.Figure
     fig.update_yaxes(type="log", exponentformat="power", col=1)
     fig.update_yaxes(range=[-3, 103], col=2)
     fig.update_yaxes(range=[-3, 103], col=3)
-    fig.add_annotation(
-        text="saturated: " + "; ".join(f"{k}: {v}" for k, v in acts.SATURATION.items()
-                                        if k in ("sigmoid", "tanh")),
-        showarrow=False, xref="paper", yref="paper", x=0, y=-0.22, font={"size": 11},
-    )  # fmt: skip
     fig.update_layout(**base_layout("Activation statistics per layer (at initialization)"))
-    fig.update_layout(height=400, margin={"b": 80})
+    fig.update_layout(
+        height=420,
+        margin={"t": 70, "b": 90},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0.0, "xanchor": "left"},
+    )
     return fig
 
 
@@ -151,12 +191,13 @@ def ridgeline_figure(p: Profile, name: str, index: int) -> go.Figure:
     fig.update_yaxes(**ticks, title_text="layer", col=1)
     fig.update_yaxes(**ticks, col=2)
     fig.update_xaxes(title_text="value", exponentformat="power")
-    note = f"Shared bins per panel. Activations: {h.act_bins.note} Gradients: {h.grad_bins.note}"
+    note = f"Activations: {h.act_bins.note}<br>Gradients: {h.grad_bins.note}"
     fig.add_annotation(
-        text=note, showarrow=False, xref="paper", yref="paper", x=0, y=-0.2, font={"size": 10}
-    )
-    fig.update_layout(**base_layout(f"Per-layer histograms: {name}", height=460))
-    fig.update_layout(margin={"b": 90})
+        text=note, showarrow=False, xref="paper", yref="paper", x=0, y=-0.3, font={"size": 10},
+        align="left", xanchor="left",
+    )  # fmt: skip
+    fig.update_layout(**base_layout(f"Per-layer histograms (shared bins per panel): {name}"))
+    fig.update_layout(height=500, margin={"b": 120})
     return fig
 
 
@@ -164,7 +205,8 @@ def heatmap_figure(histories: Sequence, names: Sequence[str], quantity: str = "g
     """Layer x step heatmaps of log10 ‖∂L/∂W_l‖ (one row of panels per configuration).
 
     Steps are averaged (in log10) into at most :data:`MAX_HEATMAP_COLUMNS` columns so the
-    figure stays small; every panel shares one colour range so configurations compare.
+    figure stays small. Each panel has its own colour range: configurations differ by orders
+    of magnitude, and one shared range would paint a healthy network a single flat colour.
     """
     data = []
     for hist in histories:
@@ -178,28 +220,43 @@ def heatmap_figure(histories: Sequence, names: Sequence[str], quantity: str = "g
         steps = np.arange(1, len(z) + 1)
         if len(z) > MAX_HEATMAP_COLUMNS:
             edges = np.linspace(0, len(z), MAX_HEATMAP_COLUMNS + 1).astype(int)
-            with np.errstate(all="ignore"):
-                z = np.add.reduceat(np.nan_to_num(z), edges[:-1], axis=0) / np.diff(edges)[:, None]
+            ok = np.isfinite(z)
+            with np.errstate(all="ignore"):  # mean of the finite entries of each column bin
+                total = np.add.reduceat(np.where(ok, z, 0.0), edges[:-1], axis=0)
+                z = total / np.add.reduceat(ok, edges[:-1], axis=0)
             steps = edges[1:]
         data.append((steps, np.round(z.T, 2)))
     if all(d is None for d in data):
         return empty_figure("Press Start to train; the heatmap fills as steps arrive.", "Heatmap")
-    finite = np.concatenate([d[1][np.isfinite(d[1])] for d in data if d is not None] + [[0.0]])
-    lo, hi = float(np.min(finite)), float(np.max(finite))
     n = len(histories)
+    titles = []
+    for name, hist in zip(names, histories, strict=True):
+        end = (
+            ""
+            if hist is None or hist.diverged_at is None
+            else f" (diverged at step {hist.diverged_at})"
+        )
+        titles.append(f"■ {name}{end}")
     fig = make_subplots(
-        rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06 if n > 1 else 0.0,
-        subplot_titles=[f"■ {name}" for name in names],
+        rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.08 if n > 1 else 0.0,
+        subplot_titles=titles,
     )  # fmt: skip
     for i, d in enumerate(data):
         if d is None:
             continue
         steps, z = d
+        finite = z[np.isfinite(z)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        domain = fig.layout[f"yaxis{i + 1 if i else ''}"].domain
         fig.add_trace(
             go.Heatmap(
-                x=steps, y=np.arange(1, z.shape[0] + 1), z=z, zmin=lo, zmax=hi,
-                colorscale="Viridis", coloraxis=None, showscale=i == 0,
-                colorbar={"title": {"text": "log10 ‖∂L/∂W_l‖"}, "len": 0.9},
+                x=steps, y=np.arange(1, z.shape[0] + 1), z=z, zmin=lo, zmax=max(hi, lo + 1e-9),
+                colorscale="Viridis",
+                colorbar={
+                    "title": {"text": "log10 ‖∂L/∂W_l‖", "side": "right"},
+                    "y": (domain[0] + domain[1]) / 2, "len": domain[1] - domain[0],
+                    "yanchor": "middle", "thickness": 14,
+                },
                 hovertemplate="step %{x}<br>layer %{y}<br>log10 norm %{z:.2f}<extra></extra>",
             ),
             row=i + 1, col=1,
@@ -209,7 +266,8 @@ def heatmap_figure(histories: Sequence, names: Sequence[str], quantity: str = "g
         ann.font = {"color": color(i)}
     fig.update_xaxes(title_text="training step", row=n, col=1)
     fig.update_layout(
-        **base_layout("Gradient norm per layer and step (log10)", height=200 + 220 * n)
+        **base_layout("Gradient norm per layer and step (log10; colour range per panel)"),
+        height=160 + 230 * n,
     )
     return fig
 
@@ -297,7 +355,11 @@ def activation_panel(names: Sequence[str] = ("sigmoid", "tanh", "relu", "leaky_r
     fig.update_layout(
         **base_layout("Activations and their derivatives (grey: saturated / zero-gradient)")
     )
-    fig.update_layout(height=330)
+    fig.update_layout(
+        height=370,
+        margin={"t": 70, "b": 90},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0.0, "xanchor": "left"},
+    )
     return fig
 
 
