@@ -34,6 +34,9 @@ st.caption(
 )
 
 # --- 1. validate every URL value before any widget reads it ------------------------------
+# sanitize() shows its warnings on one run only; the job's end triggers another full run, so
+# keep them on screen while the settings stay as repaired (urlstate._NOTES: that run's notes).
+pending = list(st.session_state.get(urlstate._NOTES, []))
 values = urlstate.sanitize(rc.all_knobs(urlstate.peek(rc.N_VARIANTS)))
 
 
@@ -86,6 +89,15 @@ for i in range(1, n_variants + 1):
 
 values = {**values, **{k: st.session_state[k] for k in values if k in st.session_state}}
 lab, problems = rc.lab_from_values(values)
+if pending:
+    st.session_state["_reglab_notes"] = (pending, lab)
+elif "_reglab_notes" in st.session_state:
+    notes, repaired = st.session_state["_reglab_notes"]
+    if repaired == lab:
+        for note in dict.fromkeys(notes):
+            st.warning(note, icon=":material/warning:")
+    else:
+        del st.session_state["_reglab_notes"]
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
 depth = len(lab.base.hidden)

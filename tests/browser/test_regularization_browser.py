@@ -1,0 +1,84 @@
+"""What only a browser shows on the Regularization lab: the background run updates the charts
+live (run_every polling), finishes, and can be restarted; bad URL values warn."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+HIST = "document.querySelectorAll('.js-plotly-plot')[0]"
+# The histogram's latest animation frame = the latest weight snapshot epoch it shows (-1: none).
+LAST_FRAME = (
+    f"(() => {{ const h = {HIST}; const f = h && h._transitionData && h._transitionData._frames;"
+    " return f && f.length ? Number(f[f.length - 1].name) : -1; })()"
+)
+
+
+def _progress(page) -> tuple[int, int]:
+    """(epoch, total) from the progress bar's text "epoch 120/1000 · 12% · ..."."""
+    text = page.locator('[data-testid="stProgress"]').first.inner_text()
+    m = re.search(r"epoch (\d+)/(\d+)", text)
+    assert m, text
+    return int(m.group(1)), int(m.group(2))
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_training_updates_the_histogram_live_and_finishes(app_url, page):
+    # 300 samples, 1000 epochs: ~70k minibatch steps, long enough to watch it train
+    page.goto(f"{app_url}/regularization?n=300&epochs=1000")
+    # the first visit starts the comparison; the histogram appears while it trains
+    page.wait_for_function(f"() => {LAST_FRAME} >= 0")
+    shown_a = page.evaluate(f"() => {LAST_FRAME}")
+    epoch_a, total = _progress(page)
+    assert total == 1000 and shown_a < total, "the run should still be going"
+    # a later poll redraws the histogram with later weight snapshots
+    page.wait_for_function(f"() => {LAST_FRAME} > {shown_a}", timeout=60_000)
+    assert _progress(page)[0] >= epoch_a
+    _no_exception(page)
+    # ... and the run finishes: 100 %, the final-weights download becomes available
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stProgress\"]')]"
+        ".some(p => p.innerText.includes('epoch 1000/1000'))",
+        timeout=120_000,
+    )
+    weights = page.get_by_role("button", name="Final weights (CSV)")
+    weights.wait_for()
+    page.wait_for_function(
+        "() => { const b = [...document.querySelectorAll('button')]"
+        ".find(b => b.innerText.includes('Final weights')); return b && !b.disabled; }"
+    )
+    text = page.locator('[data-testid="stMetric"]').all_inner_texts()
+    l1 = next(t for t in text if t.startswith("L1 proximal"))
+    assert int(re.search(r"(\d+)% = 0", l1).group(1)) >= 50
+    _no_exception(page)
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "regularization.png"))
+
+    # Restart trains again from scratch: the progress goes back below 100 %
+    page.get_by_role("button", name="Restart").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stProgress\"]')]"
+        ".some(p => /epoch \\d+\\/1000/.test(p.innerText) && !p.innerText.includes('1000/1000'))",
+        timeout=30_000,
+    )
+    _no_exception(page)
+
+
+def test_bad_url_values_warn_instead_of_crashing(app_url, page):
+    page.goto(f"{app_url}/regularization?l1_2=-1&p4=0&data=mnist&epochs=20")
+    alerts = page.locator('[data-testid="stAlert"]')
+    alerts.first.wait_for()
+    page.wait_for_function(f"() => {LAST_FRAME} >= 0")
+    text = " ".join(alerts.all_inner_texts())
+    for shown in ("l1_2=-1", "p4=0", "data=mnist"):
+        assert shown in text
+    _no_exception(page)
+    assert re.search(r"[?&]p4=0(&|$)", page.url) is None  # repaired in the URL
