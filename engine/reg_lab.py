@@ -317,12 +317,6 @@ def layer_values(history: History, epoch: int, layer: int | None) -> np.ndarray:
     return flat[history.weight_slices[layer]]
 
 
-def snapshot_epochs(histories: list[History]) -> list[int]:
-    """Snapshot epochs present in EVERY history (a run that stopped early has fewer)."""
-    common = set.intersection(*(set(h.snapshots) for h in histories)) if histories else set()
-    return sorted(common)
-
-
 def last_epoch(history: History, upto: int) -> int | None:
     """The latest snapshot epoch ``<= upto`` of ``history`` (a stopped run keeps its last)."""
     eligible = [e for e in history.snapshots if e <= upto]

@@ -131,7 +131,8 @@ def histogram_figure(
     """Overlaid weight histograms of every variant at ``epoch``, on shared bins, with a play
     button and slider over the snapshot epochs (≤ :data:`MAX_FRAMES` frames)."""
     histories = list(histories)
-    epochs = rl.snapshot_epochs(histories) or sorted({e for h in histories for e in h.snapshots})
+    # every snapshot epoch of any run: a run that stopped early stays at its last snapshot
+    epochs = sorted({e for h in histories for e in h.snapshots})
     if not epochs:
         return empty_figure("No weight snapshot yet.", "Weight histogram")
     if len(epochs) > MAX_FRAMES:
@@ -145,7 +146,7 @@ def histogram_figure(
     ymax = max(max(int(h.counts.max()) for h in s.hists if h is not None) for s in sets.values())
     yaxis = {"title": "count (log scale)" if log_count else "count"}
     if log_count:
-        yaxis.update(type="log", range=[-0.1, np.log10(max(ymax, 1)) + 0.35])
+        yaxis.update(type="log", range=[-0.1, np.log10(max(ymax, 1)) + 0.35], dtick=1)
     else:
         yaxis.update(range=[0, ymax * 1.12])
     frame_args = {"frame": {"duration": 250, "redraw": True}, "transition": {"duration": 0}}
@@ -470,11 +471,7 @@ def geometry_figure(
     fig.update_layout(
         **base_layout(
             f"Two weights, λ = {lam:.2f}: "
-            + (
-                "L1's optimum sits on an axis (a corner of the diamond)"
-                if np.any(w1 == 0)
-                else "L1's optimum has not reached an axis yet"
-            ),
+            + ("L1's optimum is on an axis" if np.any(w1 == 0) else "L1 not on an axis yet"),
             legend={"orientation": "h", "x": 0, "y": -0.15, "xanchor": "left", "yanchor": "top"},
             margin={"l": 60, "r": 20, "t": 50, "b": 40},
         ),
