@@ -121,7 +121,12 @@ view = st.container()
 v1, v2, v3 = view.columns([2, 1, 1])
 layer_choices = ("all", *(str(i) for i in range(1, depth + 2)))
 layer_knob = urlstate.with_default(rc.LAYER, "1", choices=layer_choices)
-if st.session_state.get("layer") not in (None, *layer_choices):
+if values["layer"] not in layer_choices:  # valid in general, not for this network's depth
+    st.warning(
+        f"Layer (layer={values['layer']}) does not exist in a network with {depth} hidden "
+        "layer(s); showing layer 1 instead.",
+        icon=":material/warning:",
+    )
     st.session_state["layer"] = "1"
 layer_key = urlstate.widget(
     layer_knob,

@@ -151,6 +151,13 @@ BAD = [
 ]
 
 
+def test_a_layer_deeper_than_the_network_warns(open_page):
+    at = open_page(PAGE, layer="4")  # a valid key, but the default network has 2 layers
+    assert not at.exception
+    assert any("layer=4" in w.value for w in at.warning)
+    assert at.selectbox(key="layer").value == "1"
+
+
 @pytest.mark.parametrize(("key", "raw"), BAD)
 def test_bad_url_values_warn_and_fall_back(open_page, key, raw):
     at = open_page(PAGE, **{key: raw})
