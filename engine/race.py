@@ -31,6 +31,9 @@ import numpy as np
 from engine import optimizers
 from engine.surfaces import Surface
 
+_BIG_GRAD = 1e150
+"""Gradient components below this in size cannot overflow ‖g‖ (the slow check's test)."""
+
 DIVERGE_WIDTHS = 10.0
 """A run farther than this many domain widths from the domain box has diverged."""
 
@@ -59,15 +62,21 @@ class EntryResult:
     """What one entry did, for every start. ``batch`` is the broadcast batch shape.
 
     Attributes:
-        path: ``(steps+1, *batch, 2)`` positions θ_0..θ_T (frozen after divergence).
-        loss: ``(steps+1, *batch)`` f(θ_t), finite everywhere.
-        grad_norm: ``(steps+1, *batch)`` ‖∇f(θ_t)‖ (noise-free), finite everywhere.
+        path: ``(steps+1, *batch, 2)`` positions θ_0..θ_T (frozen after divergence);
+            ``None`` in a lean run (``record=False``).
+        loss: ``(steps+1, *batch)`` f(θ_t), finite everywhere; ``None`` in a lean run.
+        grad_norm: ``(steps+1, *batch)`` ‖∇f(θ_t)‖ (noise-free), finite everywhere; ``None``
+            in a lean run.
         diverged_at: ``(*batch,)`` int, the first step whose point was bad; -1 = never.
         steps_to_tol: ``(*batch,)`` int, first step within ``tol`` of a global minimum; -1 = never.
         final_loss: ``(*batch,)`` f at the last recorded point.
         dist_to_min: ``(*batch,)`` distance of the last point to the nearest global minimum
             (``inf``-free: NaN never appears; ``np.inf`` only if the surface has no minima).
         nearest_min: ``(*batch,)`` int index into ``surface.minima`` (-1 if there are none).
+        end: ``(*batch, 2)`` the last recorded point θ_T (the last good one after divergence).
+        settled_at: ``(*batch,)`` int, the first step ``t`` from which the run stays within
+            ``tol`` of one global minimum up to the end: ``‖θ_s − θ*‖ ≤ tol`` for every
+            ``s ≥ t``; -1 if it does not end within ``tol`` of a minimum (or diverged).
         status: a sentence per start ("converged at step 41", "diverged at step 7", "stalled",
             "running"); a ``str`` for a single start, else nested lists shaped like ``batch``.
         state: with ``record_state=True``, ``(steps+1, *batch)`` arrays (index 0 is 0):
@@ -89,6 +98,8 @@ class EntryResult:
     dist_to_min: np.ndarray
     nearest_min: np.ndarray
     status: Any
+    end: np.ndarray | None = None
+    settled_at: np.ndarray | None = None
     state: dict[str, np.ndarray] | None = None
 
 
@@ -162,6 +173,7 @@ def _run_group(
     seed: int,
     tol: float,
     record_state: bool,
+    record: bool = True,
 ) -> list[EntryResult]:
     """Run entries whose positions share ``shape = (*batch, 2)``, stacked on a leading axis.
 
@@ -169,6 +181,10 @@ def _run_group(
     own slice (a view) in place, and the surface, divergence and tolerance checks run once per
     step for the whole stack. Every operation is elementwise, so an entry's numbers do not
     depend on the other entries of its group.
+
+    ``record=False`` (lean): no ``(steps+1, ...)`` histories; the loop keeps only the last good
+    point, the point at the start of the stall window and the per-start settle bookkeeping, so
+    memory is O(batch) and the per-step work is the gradient, the step and a few comparisons.
     """
     n = len(group)
     batch = shape[:-1]
@@ -183,48 +199,87 @@ def _run_group(
     center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
     reach = np.array([(x1 - x0) / 2, (y1 - y0) / 2]) + DIVERGE_WIDTHS * surface.width
     minima = [(float(mx), float(my)) for mx, my in surface.minima]
-    tol2 = tol * tol
+    window_at = max(0, steps - _stall_window(steps))
 
-    path = np.empty((n, steps + 1, *shape))
-    loss = np.empty((n, steps + 1, *batch))
-    gnorm = np.empty((n, steps + 1, *batch))
+    if record:
+        path = np.empty((n, steps + 1, *shape))
+        loss = np.empty((n, steps + 1, *batch))
+        gnorm = np.empty((n, steps + 1, *batch))
+    good = pos.copy()  # lean: the last good point of each start
+    window = None
     diverged_at = np.full((n, *batch), -1, dtype=np.int64)
     steps_to_tol = np.full((n, *batch), -1, dtype=np.int64)
+    settled_at = np.full((n, *batch), -1, dtype=np.int64)
+    settled_min = np.full((n, *batch), -1, dtype=np.int8)
     alive = np.ones((n, *batch), dtype=bool)
     recs = [_new_record(state, steps, batch) for state in states] if record_state else None
 
     prev_g = prev_used = None
     any_dead = False
+    dead = None
+    # a square inside the reach box: points within it need no per-point check
+    safe_lo = float(np.max(center - reach))
+    safe_hi = float(np.min(center + reach))
+    near = _Near(minima, tol, (n, *batch)) if minima else None
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
+            if any_dead:  # park dead starts at the centre: finite, so the fast check stays fast
+                np.copyto(pos, center, where=dead[..., None])
             g = surface.grad(pos)
-            fv = surface.f(pos)
-            gn = _norm(g)
-            inside = np.abs(pos - center) <= reach  # False for NaN positions too
-            ok = inside[..., 0] & inside[..., 1]
-            ok &= np.isfinite(fv + gn)
-            if not ok.all():
-                np.copyto(diverged_at, t, where=alive & ~ok)
-                alive &= ok
-                any_dead = True
-            path[:, t] = pos
-            loss[:, t] = fv
-            gnorm[:, t] = gn
-            if any_dead:
-                dead = ~alive
-                if t == 0:  # a bad start: keep it (finite), clip its loss and gradient norm
-                    big = np.finfo(np.float64).max
-                    loss[:, 0] = np.nan_to_num(loss[:, 0], nan=big, posinf=big, neginf=-big)
-                    gnorm[:, 0] = np.nan_to_num(gnorm[:, 0], nan=big, posinf=big)
-                else:
-                    np.copyto(path[:, t], path[:, t - 1], where=dead[..., None])
-                    np.copyto(loss[:, t], loss[:, t - 1], where=dead)
-                    np.copyto(gnorm[:, t], gnorm[:, t - 1], where=dead)
+            gn = _norm(g) if record else None
+            fv = surface.f(pos) if record else None
+            # Fast path (whole-array reductions): every start inside the safe square with a
+            # finite gradient (and loss). NaN fails every comparison, so it takes the slow path.
+            fine = pos.min() >= safe_lo and pos.max() <= safe_hi
+            fine = fine and g.min() > -_BIG_GRAD and g.max() < _BIG_GRAD
+            if fine and record:
+                fine = bool(np.isfinite(fv.sum()))
+            if not fine:
+                inside = np.abs(pos - center) <= reach  # False for NaN positions too
+                ok = inside[..., 0] & inside[..., 1]
+                ok &= np.isfinite(fv + gn) if record else np.isfinite(_norm(g))
+                bad = alive & ~ok
+                if bad.any():
+                    np.copyto(diverged_at, t, where=bad)
+                    alive &= ok
+                    dead = ~alive
+                    any_dead = True
+            if record:
+                path[:, t] = pos
+                loss[:, t] = fv
+                gnorm[:, t] = gn
+                if any_dead:
+                    if t == 0:  # a bad start: keep it (finite), clip its loss and gradient norm
+                        big = np.finfo(np.float64).max
+                        loss[:, 0] = np.nan_to_num(loss[:, 0], nan=big, posinf=big, neginf=-big)
+                        gnorm[:, 0] = np.nan_to_num(gnorm[:, 0], nan=big, posinf=big)
+                    else:
+                        np.copyto(path[:, t], path[:, t - 1], where=dead[..., None])
+                        np.copyto(loss[:, t], loss[:, t - 1], where=dead)
+                        np.copyto(gnorm[:, t], gnorm[:, t - 1], where=dead)
+                here = path[:, t]
+            else:
+                if t > 0:
+                    if any_dead:
+                        np.copyto(good, pos, where=alive[..., None])
+                    else:
+                        np.copyto(good, pos)
+                here = good
+                if t == window_at:
+                    window = good.copy()
             if minima:
-                hit = _near_any(path[:, t], minima, tol2)
-                hit &= alive
-                hit &= steps_to_tol < 0
-                np.copyto(steps_to_tol, t, where=hit)
+                which = near(here)
+                moved = which != settled_min  # entered, left or switched minimum
+                if any_dead:
+                    moved &= alive
+                if moved.any():
+                    np.copyto(settled_at, t, where=moved)
+                    outside = which < 0
+                    np.copyto(settled_at, -1, where=moved & outside)
+                    np.copyto(settled_min, which, where=moved)
+                    first = moved & ~outside
+                    first &= steps_to_tol < 0
+                    np.copyto(steps_to_tol, t, where=first)
             if recs is not None and t > 0:
                 for i in range(n):
                     _record(recs[i], t, path[i], prev_g[i], prev_used[i], states[i], alive[i])
@@ -242,7 +297,15 @@ def _run_group(
             if recs is not None:
                 prev_g, prev_used = g, used
 
-    final = path[:, -1]
+    if record:
+        final, final_loss, window = path[:, -1], loss[:, -1].copy(), path[:, window_at]
+    else:
+        final = good
+        with np.errstate(all="ignore"):
+            final_loss = np.asarray(surface.f(good), dtype=np.float64)
+        big = np.finfo(np.float64).max
+        final_loss = np.nan_to_num(final_loss, nan=big, posinf=big, neginf=-big)
+    np.copyto(settled_at, -1, where=~alive)
     if minima:
         d2 = ((final[..., None, :] - np.array(minima)) ** 2).sum(axis=-1)
         nearest = d2.argmin(axis=-1)
@@ -255,34 +318,70 @@ def _run_group(
             label=entry.label,
             optimizer=entry.optimizer,
             hparams=dict(entry.hparams),
-            path=path[i],
-            loss=loss[i],
-            grad_norm=gnorm[i],
+            path=path[i] if record else None,
+            loss=loss[i] if record else None,
+            grad_norm=gnorm[i] if record else None,
             diverged_at=diverged_at[i],
             steps_to_tol=steps_to_tol[i],
-            final_loss=loss[i, -1].copy(),
+            final_loss=final_loss[i],
             dist_to_min=dist[i],
             nearest_min=nearest[i],
-            status=_status(path[i], diverged_at[i], steps_to_tol[i], tol, steps),
+            status=_status(final[i], window[i], diverged_at[i], steps_to_tol[i], tol, steps),
+            end=final[i].copy() if not record else final[i],
+            settled_at=settled_at[i],
             state=recs[i] if recs is not None else None,
         )
         for i, (_, entry) in enumerate(group)
     ]
 
 
-def _near_any(p: np.ndarray, minima: list[tuple[float, float]], tol2: float) -> np.ndarray:
-    """Whether each point of ``p (..., 2)`` is within √tol2 of one of ``minima`` -> (...)."""
-    x, y = p[..., 0], p[..., 1]
-    hit = None
-    for mx, my in minima:  # a handful of minima
-        dx = x - mx
-        dy = y - my
-        dx *= dx
-        dy *= dy
-        dx += dy
-        near = dx <= tol2
-        hit = near if hit is None else hit | near
-    return hit
+def _stall_window(steps: int) -> int:
+    return max(1, int(round(STALL_FRACTION * steps)))
+
+
+class _Near:
+    """Which global minimum each point is within ``tol`` of, ``-1`` for none, as int8.
+
+    Called once per step on ``(*shape, 2)`` points, so it works in preallocated contiguous
+    buffers: per minimum ``d² = (x−x*)² + (y−y*)²`` and ``d² ≤ tol²``. When the balls cannot
+    overlap (``tol`` below half the smallest separation) the index is accumulated as
+    ``Σ_k (k+1)·[d²_k ≤ tol²] − 1`` (no masked writes); otherwise the last ball listed wins.
+    """
+
+    def __init__(self, minima: list[tuple[float, float]], tol: float, shape: tuple[int, ...]):
+        self.minima = minima
+        self.tol2 = tol * tol
+        m = np.asarray(minima, dtype=float).reshape(-1, 2)
+        sep = np.sqrt(((m[:, None] - m[None]) ** 2).sum(-1)) + np.diag(np.full(len(m), np.inf))
+        self.exclusive = len(m) < 127 and bool(np.all(2 * tol < sep))
+        self.x, self.y = np.empty(shape), np.empty(shape)
+        self.dx, self.dy = np.empty(shape), np.empty(shape)
+        self.hit = np.empty(shape, dtype=bool)
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        x, y, dx, dy, hit = self.x, self.y, self.dx, self.dy, self.hit
+        np.copyto(x, p[..., 0])
+        np.copyto(y, p[..., 1])
+        which = (
+            np.zeros(x.shape, dtype=np.int8) if self.exclusive else np.full(x.shape, -1, np.int8)
+        )
+        for k, (mx, my) in enumerate(self.minima):  # a handful of minima
+            np.subtract(x, mx, out=dx)
+            np.multiply(dx, dx, out=dx)
+            np.subtract(y, my, out=dy)
+            np.multiply(dy, dy, out=dy)
+            np.add(dx, dy, out=dx)
+            np.less_equal(dx, self.tol2, out=hit)
+            if self.exclusive:
+                code = hit.view(np.int8)
+                if k:
+                    np.multiply(code, np.int8(k + 1), out=code)
+                np.add(which, code, out=which)
+            else:
+                np.copyto(which, k, where=hit)
+        if self.exclusive:
+            np.subtract(which, np.int8(1), out=which)
+        return which
 
 
 def _new_record(state, steps: int, batch: tuple[int, ...]) -> dict[str, np.ndarray]:
@@ -315,21 +414,19 @@ def _record(rec, t, path, g, used, state, alive) -> None:
         np.copyto(row, 0.0, where=~alive | ~np.isfinite(row))
 
 
-def _status(path, diverged_at, steps_to_tol, tol, steps):
-    """One sentence per start, shaped like the batch (a str for a single start)."""
-    window = max(1, int(round(STALL_FRACTION * steps)))
-    moved = _norm(path[-1] - path[max(0, steps - window)])
-    out = np.empty(diverged_at.shape, dtype=object)
-    for idx in np.ndindex(diverged_at.shape):  # bookkeeping only: one string per start
-        if diverged_at[idx] >= 0:
-            out[idx] = f"diverged at step {diverged_at[idx]}"
-        elif steps_to_tol[idx] >= 0:
-            out[idx] = f"converged at step {steps_to_tol[idx]}"
-        elif steps > 0 and moved[idx] < tol:
-            out[idx] = "stalled"
-        else:
-            out[idx] = "running"
-    return out.tolist() if out.ndim else out[()]
+def _status(end, window_start, diverged_at, steps_to_tol, tol, steps):
+    """One sentence per start, shaped like the batch (a str for a single start).
+
+    ``end``/``window_start``: ``(*batch, 2)`` the last point and the point at the start of the
+    stall window (``STALL_FRACTION`` of the steps before the end)."""
+    moved = _norm(end - window_start)
+    stalled = (moved < tol) if steps > 0 else np.zeros(moved.shape, dtype=bool)
+    out = np.where(stalled, "stalled", "running").astype(object)
+    conv = steps_to_tol >= 0
+    out[conv] = np.strings.add("converged at step ", steps_to_tol[conv].astype(str))
+    div = diverged_at >= 0
+    out[div] = np.strings.add("diverged at step ", diverged_at[div].astype(str))
+    return out.tolist() if out.ndim else str(out[()])
 
 
 def run_race(
@@ -342,6 +439,7 @@ def run_race(
     seed: int = 0,
     tol: float = 1e-3,
     record_state: bool = False,
+    record: bool = True,
 ) -> RaceResult:
     """Race ``entries`` on ``surface`` from ``starts`` for ``steps`` steps.
 
@@ -355,12 +453,19 @@ def run_race(
         seed: noise seed; same inputs give bitwise-identical results.
         tol: Euclidean radius around a global minimum that counts as "converged".
         record_state: also record the inside-the-optimizer traces (see ``EntryResult.state``).
+        record: keep the full histories (``path``, ``loss``, ``grad_norm``). ``False`` is the
+            lean mode for many-start views (basin maps, tuning): only end points, scores and
+            ``settled_at`` are kept, ~2x faster and O(batch) memory. In lean mode divergence
+            is detected from the gradient (non-finite or out of reach); ``f`` is evaluated
+            once, at the end.
 
     Raises:
         ValueError: bad starts/steps/noise/tol, an unknown optimizer or an invalid
             hyperparameter (torch's message), or array hyperparameters that do not broadcast.
     """
     starts = _check_args(starts, steps, noise_std, tol)
+    if record_state and not record:
+        raise ValueError("record_state=True needs record=True (the traces use the paths)")
     steps = int(steps)
     noise_std, seed, tol = float(noise_std), int(seed), float(tol)
     groups: dict[tuple[int, ...], list[tuple[int, Entry]]] = {}
@@ -376,7 +481,7 @@ def run_race(
     by_index: dict[int, EntryResult] = {}
     for shape, group in groups.items():
         results = _run_group(
-            surface, group, shape, starts, steps, noise_std, seed, tol, record_state
+            surface, group, shape, starts, steps, noise_std, seed, tol, record_state, record
         )
         by_index.update({i: r for (i, _), r in zip(group, results, strict=True)})
     results = [by_index[i] for i in range(len(entries))]

@@ -182,8 +182,11 @@ def _starts(starts) -> np.ndarray:
     return arr
 
 
-def _grid_run(surface, entry, starts, steps, columns: dict, *, noise_std, seed, tol):
+def _grid_run(surface, entry, starts, steps, columns: dict, *, noise_std, seed, tol, record):
     """Run ``entry`` once for each of ``k`` candidate settings from each of ``m`` starts.
+
+    ``record=False`` uses the race's lean mode (no histories): every criterion but the area
+    under the log-loss curve only needs end points and first-hit steps.
 
     ``columns`` maps knob name -> values of shape ``(k,)``. Returns ``(result, k, m)`` where the
     result's batch is ``(k·m,)`` in candidate-major order (row ``i·m + j`` = candidate ``i``
@@ -204,8 +207,14 @@ def _grid_run(surface, entry, starts, steps, columns: dict, *, noise_std, seed, 
         noise_std=noise_std,
         seed=seed,
         tol=tol,
+        record=record,
     )
     return race.entries[0], k, m
+
+
+def _needs_history(criterion: str) -> bool:
+    """Whether scoring needs the whole loss history (only the area under the curve does)."""
+    return criterion == "auc"
 
 
 def _candidate_scores(result, surface, steps, criterion, k, m) -> np.ndarray:
@@ -288,7 +297,15 @@ def tune_lr(
     default_lr = get_knob(entry.optimizer, entry.hparams, "lr")
     lrs = np.append(grid, default_lr)
     result, k, m = _grid_run(
-        surface, entry, starts, steps, {"lr": lrs}, noise_std=noise_std, seed=seed, tol=tol
+        surface,
+        entry,
+        starts,
+        steps,
+        {"lr": lrs},
+        noise_std=noise_std,
+        seed=seed,
+        tol=tol,
+        record=_needs_history(criterion),
     )
     scores = _candidate_scores(result, surface, steps, criterion, k, m)
     gaps = _candidate_scores(result, surface, steps, "gap", k, m)
@@ -431,6 +448,7 @@ def sensitivity_map(
         noise_std=noise_std,
         seed=seed,
         tol=tol,
+        record=_needs_history(criterion),
     )
     scores = _candidate_scores(result, surface, steps, criterion, count, m).reshape(kk.shape)
     gaps = _candidate_scores(result, surface, steps, "gap", count, m)

@@ -256,3 +256,42 @@ def test_default_race_is_instructive():
     order = sorted(final, key=final.get)
     assert set(order[:2]) == {"Momentum", "Adam"} and order[-1] == "Adagrad"
     assert default_entries("not-a-surface") == default_entries("rosenbrock")
+
+
+LEAN_CASES = [
+    ("himmelblau", Entry("Momentum", "sgd", {"lr": 0.01, "momentum": 0.9}), 0.0),
+    ("himmelblau", Entry("SGD", "sgd", {"lr": 0.02}), 0.0),  # oscillates: some never settle
+    ("rosenbrock", Entry("SGD", "sgd", {"lr": 3e-3}), 0.0),  # some starts diverge
+    ("saddle", Entry("Adam", "adam", {"lr": 0.1}), 0.5),  # no minima, noisy
+    ("rastrigin", Entry("RMSProp", "rmsprop", {"lr": 0.05}), 0.0),
+]
+
+
+@pytest.mark.parametrize(("name", "entry", "noise"), LEAN_CASES)
+def test_lean_mode_matches_the_recorded_run(name, entry, noise):
+    from engine.basins import classify, start_grid
+
+    s = get(name)
+    _, _, starts = start_grid(s.domain, 12)
+    full = run_race(s, [entry], starts, 300, tol=1e-2, noise_std=noise, seed=3).entries[0]
+    lean = run_race(s, [entry], starts, 300, tol=1e-2, noise_std=noise, seed=3, record=False)
+    lean = lean.entries[0]
+    assert lean.path is None and lean.loss is None and lean.grad_norm is None
+    keys = ("diverged_at", "steps_to_tol", "final_loss", "dist_to_min", "nearest_min", "end")
+    _assert_same(full, lean, keys)
+    assert full.status == lean.status
+    np.testing.assert_array_equal(full.end, full.path[-1])
+    label, settle, _ = classify(
+        full.path, full.diverged_at, np.asarray(s.minima, float).reshape(-1, 2), 1e-2
+    )
+    expected = np.where(label >= 0, settle, -1)
+    np.testing.assert_array_equal(lean.settled_at, expected)
+    np.testing.assert_array_equal(full.settled_at, expected)
+    if name == "rosenbrock":
+        assert (lean.diverged_at >= 0).any() and (lean.diverged_at < 0).any()
+
+
+def test_lean_mode_refuses_state_traces():
+    with pytest.raises(ValueError, match="record_state=True needs record=True"):
+        run_race(get("booth"), [Entry("SGD", "sgd", {"lr": 0.01})], (0, 0), 5, record=False,
+                 record_state=True)  # fmt: skip
