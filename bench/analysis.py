@@ -24,7 +24,9 @@ from engine.basins import basin_maps, classify, default_basin_entries, seed_clou
 from engine.race import default_entries, run_race
 from engine.surfaces import get
 from engine.tuning import sensitivity_map, tune_entries
-from viz import race_analysis as ra
+from viz import race_maps as rm
+from viz import race_seeds as rs
+from viz import race_tuning as rt
 
 REPEATS = 3
 STEPS = 500
@@ -104,12 +106,12 @@ def main() -> None:
 
     # --- figure sizes
     figs = {
-        "score curves": ra.score_curves(tuned),
-        "basins 100x100 x 5 (basin)": ra.basin_maps_figure(basins, mode="basin"),
-        "basins 100x100 x 5 (steps)": ra.basin_maps_figure(basins, mode="steps"),
-        "sensitivity 25x25": ra.sensitivity_figure(sens),
-        "seed loss band": ra.seed_loss_figure(clouds, min_value=rosen.min_value),
-        "seed end-point map": ra.seed_cloud_figure(rosen, clouds),
+        "score curves": rt.score_curves(tuned),
+        "basins 100x100 x 5 (basin)": rm.basin_maps_figure(basins, mode="basin"),
+        "basins 100x100 x 5 (steps)": rm.basin_maps_figure(basins, mode="steps"),
+        "sensitivity 25x25": rt.sensitivity_figure(sens),
+        "seed loss band": rs.seed_loss_figure(clouds, min_value=rosen.min_value),
+        "seed end-point map": rs.seed_cloud_figure(rosen, clouds),
     }
     print("figure JSON sizes (target <= 2 MB):")
     for name, fig in figs.items():

@@ -1,4 +1,4 @@
-"""viz.race_analysis: figure builders for tuning, basins, sensitivity and seed clouds."""
+"""viz.race_tuning, race_maps, race_seeds: tuning, basin, sensitivity and seed figures."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from engine import surfaces
 from engine.basins import DIVERGED, NONE, BasinMap, BasinResult, basin_maps, seed_cloud
 from engine.race import Entry
 from engine.tuning import lr_grid, sensitivity_map, tune_lr
-from viz import race_analysis as ra
-from viz.common import color
+from viz import race_maps as rm
+from viz import race_seeds as rs
+from viz import race_tuning as rt
+from viz.common import MARKER_DIVERGED, color, fmt
 
 ROSEN = surfaces.get("rosenbrock")
 HIMMEL = surfaces.get("himmelblau")
@@ -58,7 +60,7 @@ def tuned():
 
 
 def test_score_curves_mark_best_and_default_in_entry_colours(tuned):
-    fig = ra.score_curves(tuned)
+    fig = rt.score_curves(tuned)
     _check_chart(fig)
     assert fig.layout.xaxis.type == "log" and "log scale" in fig.layout.xaxis.title.text
     for i, r in enumerate(tuned):
@@ -66,14 +68,14 @@ def test_score_curves_mark_best_and_default_in_entry_colours(tuned):
         assert len(lines) == 1 and lines[0].line.color == color(i)
         stars = [t for t in fig.data if t.legendgroup == r.label and t.marker.symbol == "star"]
         assert stars and stars[0].x[0] == r.best_lr
-        assert any(f"best lr {ra.fmt(r.best_lr)}" in s for s in stars[0].text)
+        assert any(f"best lr {fmt(r.best_lr)}" in s for s in stars[0].text)
     # diverged candidates are drawn as crosses, never as a non-finite line point
-    crosses = [t for t in fig.data if t.marker.symbol == ra.MARKER_DIVERGED]
+    crosses = [t for t in fig.data if t.marker.symbol == MARKER_DIVERGED]
     assert sum(len(t.x) for t in crosses) == sum(int(np.isinf(r.scores).sum()) for r in tuned)
 
 
 def test_tuning_table_is_dataframe_ready(tuned):
-    table = ra.tuning_table(tuned)
+    table = rt.tuning_table(tuned)
     assert len({len(v) for v in table.values()}) == 1
     assert table["entry"] == ["SGD", "Adam"]
     assert table["default lr"] == [1e-3, 0.05]
@@ -89,7 +91,7 @@ def test_basin_figure_small_multiples_with_selection_layer():
         steps=200,
     )
     for mode in ("basin", "steps"):
-        fig = ra.basin_maps_figure(res, mode=mode)
+        fig = rm.basin_maps_figure(res, mode=mode)
         _check_chart(fig)
         heat = [t for t in fig.data if t.type == "heatmap"]
         assert len(heat) == 2  # one image per entry, not thousands of scatter points
@@ -97,11 +99,11 @@ def test_basin_figure_small_multiples_with_selection_layer():
         assert len(select) == 2
         for sel in select:
             cd = np.asarray(sel.customdata)
-            assert cd.shape == (ra.SELECT_GRID**2, 2)
+            assert cd.shape == (rm.SELECT_GRID**2, 2)
             assert set(cd[:, 0]) <= set(res.xs) and set(cd[:, 1]) <= set(res.ys)
-            assert sel.marker.color == ra.TRANSPARENT
+            assert sel.marker.color == rm.TRANSPARENT
         assert len(fig.layout.annotations) >= 3  # panel titles + colour legend
-    basin = ra.basin_maps_figure(res, mode="basin")
+    basin = rm.basin_maps_figure(res, mode="basin")
     z = np.asarray(basin.data[0].z)
     np.testing.assert_array_equal(z, res.maps[0].label + 2)
 
@@ -110,7 +112,7 @@ def test_steps_codes_are_ordered_by_steps_and_flag_none_and_diverged():
     label = np.array([[0, 1, NONE, DIVERGED]])
     steps = np.array([[5, 400, -1, -1]])
     bmap = BasinMap(Entry("x", "sgd", {}), label, steps, np.zeros((1, 4)), np.full((1, 4), -1))
-    codes = ra._steps_codes(bmap, 500)
+    codes = rm._steps_codes(bmap, 500)
     assert codes[0, 2] == 1 and codes[0, 3] == 0
     assert 2 <= codes[0, 0] < codes[0, 1] <= 255
 
@@ -118,17 +120,17 @@ def test_steps_codes_are_ordered_by_steps_and_flag_none_and_diverged():
 def test_basin_figure_json_stays_under_2mb_at_the_cap():
     res = _synthetic_basins(100, 6)  # 100 x 100 starts, the maximum of 6 entries
     for mode in ("basin", "steps"):
-        assert len(ra.basin_maps_figure(res, mode=mode).to_json()) <= TWO_MB
+        assert len(rm.basin_maps_figure(res, mode=mode).to_json()) <= TWO_MB
 
 
 def test_basin_figure_rejects_unknown_mode():
     with pytest.raises(ValueError, match="Unknown basin map mode"):
-        ra.basin_maps_figure(_synthetic_basins(4, 1), mode="nope")
+        rm.basin_maps_figure(_synthetic_basins(4, 1), mode="nope")
 
 
 def test_sensitivity_figure_marks_the_best_cell_and_carries_settings():
     sens = sensitivity_map(ROSEN, Entry("Momentum", "sgd", {}), ROSEN.default_start, 150, n=8)
-    fig = ra.sensitivity_figure(sens)
+    fig = rt.sensitivity_figure(sens)
     _check_chart(fig)
     assert "log scale" in fig.layout.xaxis.title.text
     best = [t for t in fig.data if t.name == "best"][0]
@@ -146,18 +148,18 @@ def test_seed_figures():
     clouds = [
         seed_cloud(ROSEN, e, ROSEN.default_start, 80, noise_std=1.0, n_seeds=20) for e in entries
     ]
-    loss = ra.seed_loss_figure(clouds, min_value=0.0)
+    loss = rs.seed_loss_figure(clouds, min_value=0.0)
     _check_chart(loss)
     assert loss.layout.yaxis.type == "log"
     fills = [t for t in loss.data if t.fill == "tonexty"]
     assert len(fills) == 2
-    traces = ra.seed_cloud_traces(clouds)
+    traces = rs.seed_cloud_traces(clouds)
     ends = [t for t in traces if "end points" in t.name]
     assert [len(t.x) for t in ends] == [20, 20]
     assert ends[1].marker.line.color == color(1)
-    _check_chart(ra.seed_cloud_figure(ROSEN, clouds))
+    _check_chart(rs.seed_cloud_figure(ROSEN, clouds))
 
 
 def test_empty_inputs_give_an_empty_state():
-    assert "Add a race entry" in ra.score_curves([]).layout.annotations[0].text
-    assert "noise" in ra.seed_loss_figure([]).layout.annotations[0].text
+    assert "Add a race entry" in rt.score_curves([]).layout.annotations[0].text
+    assert "noise" in rs.seed_loss_figure([]).layout.annotations[0].text
