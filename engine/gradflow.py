@@ -365,7 +365,7 @@ def profile(cfg: FlowConfig, spec: DataSpec = DataSpec()) -> Profile:
         factor = min(1.0, cfg.clip / (total + 1e-6)) if math.isfinite(total) else 1.0
     with np.errstate(all="ignore"):
         stats = _diag.activation_stats(cache.activations, cfg.activation, cache.pre_activations)
-        std = np.array([_safe_std(h) for h in cache.hidden])
+        std = np.array([_safe_std(h) for h in cache.hidden])  # of h_l: after the skip
     return Profile(
         config=cfg,
         loss=float(loss),
@@ -400,7 +400,7 @@ def theory(cfg: FlowConfig, net: MLP, X: np.ndarray, g, out_norm: float, factor:
         return Theory("exact", f"theory: c^(L-l) with c = {c:g}", act, weight)
     if cfg.activation == "sigmoid" and not cfg.residual and L > 1:
         hidden = net.weights[1:-1]  # W_2..W_{L-1}: square hidden-to-hidden maps
-        spec = np.linalg.norm(np.stack(hidden), 2, axis=(1, 2)) if hidden else np.empty(0)
+        spec = _spectral_norms(np.stack(hidden)) if hidden else np.empty(0)
         # ∂L/∂a_{L-1} = ∂L/∂Y W_Lᵀ (no σ'), then ¼·‖W_l‖₂ per sigmoid layer below it
         gains = np.concatenate([0.25 * spec, [np.linalg.norm(net.weights[-1], 2)]])
         bound = np.empty(L)
@@ -408,6 +408,16 @@ def theory(cfg: FlowConfig, net: MLP, X: np.ndarray, g, out_norm: float, factor:
         bound[:-1] = out_norm * np.cumprod(gains[::-1])[::-1]
         return Theory("bound", "bound: ¼·‖W_l‖₂ per layer", bound, None)
     return None
+
+
+def _spectral_norms(W: np.ndarray) -> np.ndarray:
+    """``(k,)`` largest singular values of a stack ``(k, n, n)``: sqrt(λ_max(WᵀW)).
+
+    The Gram matrices' symmetric eigensolver is faster than an SVD of ``W`` and as accurate
+    for the top singular value (relative error ~1e-15).
+    """
+    gram = np.matmul(W.transpose(0, 2, 1), W)
+    return np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
 
 
 def _histograms(hidden: Sequence[np.ndarray], grads: Sequence[np.ndarray]):
