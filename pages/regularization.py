@@ -10,6 +10,8 @@ epochs are in and never queues behind itself under the process-wide cap.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import streamlit as st
 
@@ -244,6 +246,19 @@ def _dataset(b: Config) -> Dataset:
     )
 
 
+def _await_first_publication(timeout: float = 0.3) -> None:
+    """A job that just started publishes its first history within ~0.1 s: wait for it (at most
+    ``timeout``) so this run already draws charts instead of waiting for the next poll."""
+    job = pj.session_jobs().get(JOB)
+    deadline = time.monotonic() + timeout
+    while job is not None and time.monotonic() < deadline:
+        snap = job.snapshot()
+        if snap.history is not None or snap.status.finished or snap.status is Status.QUEUED:
+            return
+        time.sleep(0.02)
+
+
+_await_first_publication()
 snap = pj.live_job(JOB, draw, epochs=lab.base.epochs)
 
 
