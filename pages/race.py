@@ -1,8 +1,17 @@
 """Optimizer race: optimizers descend a 2D loss surface side by side, animated.
 
-Reads top to bottom like the page: validate the URL, sidebar controls, one (cached) engine
-call, the animated map, then tabs (leaderboard, loss curves, 3D, how each optimizer works),
-then sharing. Every control is bound to the URL, so a copied link reproduces the race.
+Reads top to bottom like the page: validate the URL, sidebar controls (surface or your own
+formula, racers, start, noise, fair race), the view selector, then the open view:
+
+* race (default): the animated map (with the seed cloud when σ > 0), a "step shown" cursor
+  shared by the map's opening frame and the inside-the-optimizer charts, then tabs;
+* basins / sensitivity: computed only when open (cached), clickable heatmaps.
+
+Time cursor: the map animates in the browser without reruns, so the page cannot follow its
+play head; instead one URL-bound "step shown" slider sets both the frame the map opens on and
+the vertical line on the inside-the-optimizer charts. Every control is bound to the URL, so
+a copied link reproduces the view (tuned rates are recomputed from the same settings,
+deterministically; "use the tuned rates" writes them into the link explicitly).
 """
 
 from __future__ import annotations
@@ -10,10 +19,14 @@ from __future__ import annotations
 import streamlit as st
 
 from engine import race, surfaces
+from engine.formula import nonfinite_fraction
 from pages.common import race_config as rc
+from pages.common import race_views as views
 from pages.common import urlstate
 from viz import race as vr
+from viz import race_seeds as rs
 from viz.common import fmt
+from viz.race_inside import inside_figure
 from viz.race_notes import NOTES
 
 st.title("Optimizer race")
@@ -22,29 +35,57 @@ st.caption(
     "Press ▶ Play to watch them race, drag the slider to scrub, click the map to move the start."
 )
 
+# A shared link may carry only ?formula=...: that means the custom surface.
+fresh = "surface" not in st.session_state
+if fresh and "formula" in st.query_params and "surface" not in st.query_params:
+    st.query_params["surface"] = rc.CUSTOM
+
 
 # --- 1. validate every URL value before any widget reads it ------------------------------
+def _surface_now():
+    """The surface the page is about to use (built-in, or the custom formula as typed)."""
+    name = urlstate.peek(rc.SURFACE)
+    if name != rc.CUSTOM:
+        return surfaces.get(name)
+    raw = {k.key: urlstate.peek(k) for k in rc.FORMULA_KNOBS}
+    return rc.formula_spec(raw)[0].surface()
+
+
 def _knobs() -> tuple:
-    surface_name = urlstate.peek(rc.SURFACE)
+    surface_now = _surface_now()
     n = urlstate.peek(rc.N_ENTRIES)
     per_entry = []
     for i in range(1, n + 1):
         preset_knob = rc.preset_knob(i)
-        per_entry += [preset_knob, *rc.entry_knobs(i, urlstate.peek(preset_knob), surface_name)]
-    return (*rc.STATIC_KNOBS, *rc.start_knobs(surface_name), *per_entry)
+        per_entry += [
+            preset_knob,
+            *rc.entry_knobs(i, urlstate.peek(preset_knob), surface_now.name),
+        ]
+    steps_now = urlstate.peek(rc.STEPS)
+    if st.session_state.get("at", 0) > steps_now:  # fewer steps than the cursor: follow along
+        st.session_state["at"] = steps_now
+    dynamic = (rc.step_knob(steps_now), rc.sens_knob(n))
+    return (*rc.STATIC_KNOBS, *rc.start_knobs(surface_now), *per_entry, *dynamic)
 
 
 values = urlstate.sanitize(_knobs())
-surface = surfaces.get(values["surface"])
+formula, formula_problems, formula_error = (None, [], None)
+if values["surface"] == rc.CUSTOM:
+    formula, formula_problems, formula_error = rc.formula_spec(values)
+surface = formula.surface() if formula else surfaces.get(values["surface"])
 n_racers = values["n"]
 
 
 # --- callbacks: what a user expects when a choice changes --------------------------------
+def _reset_start() -> None:
+    for knob in rc.start_knobs(_surface_now()):
+        st.session_state[knob.key] = knob.default
+
+
 def _on_surface_change() -> None:
     """A new surface starts from its classic point with its tuned learning rates."""
     name = st.session_state["surface"]
-    for knob in rc.start_knobs(name):
-        st.session_state[knob.key] = knob.default
+    _reset_start()
     for i in range(1, st.session_state.get("n", n_racers) + 1):
         preset = st.session_state.get(f"e{i}", rc.SLOT_DEFAULTS[i - 1])
         st.session_state[f"lr{i}"] = rc.default_lr(name, preset)
@@ -56,22 +97,40 @@ def _on_preset_change(i: int) -> None:
         st.session_state[knob.key] = knob.default
 
 
+def _on_steps_change() -> None:
+    """The cursor follows the end of the race when the length changes."""
+    st.session_state["at"] = st.session_state["steps"]
+
+
+def _set_start(x: float, y: float) -> None:
+    s = _surface_now()
+    for knob, value in zip(rc.start_knobs(s), (x, y), strict=True):
+        st.session_state[knob.key] = knob.coerce(rc.snap(value, s))[0]
+
+
 def _on_map_select() -> None:
     """A click on the map (a point of its invisible grid) becomes the new start."""
     points = st.session_state.get("map", {}).get("selection", {}).get("points", [])
     if points:
-        name = st.session_state.get("surface", surface.name)
-        for knob, axis in zip(rc.start_knobs(name), ("x", "y"), strict=True):
-            st.session_state[knob.key] = knob.coerce(rc.snap(points[0][axis], name))[0]
+        _set_start(points[0]["x"], points[0]["y"])
 
+
+if "_start_click" in st.session_state:  # a basin-map click, from the previous run
+    _set_start(*st.session_state.pop("_start_click"))
 
 # --- 2. controls -------------------------------------------------------------------------
 sb = st.sidebar
 # No format_func on bound selectboxes: the URL stores the displayed text (verified, 1.67).
 urlstate.widget(rc.SURFACE, on_change=_on_surface_change)
+if values["surface"] == rc.CUSTOM:
+    urlstate.widget(rc.FORMULA, on_change=_reset_start)
+    c1, c2 = sb.columns(2)
+    for knob, box in zip(rc.DOMAIN, (c1, c2, c1, c2), strict=True):
+        urlstate.widget(knob, container=box, on_change=_reset_start)
+    urlstate.widget(rc.FMIN, placeholder="e.g. 0, 0")
 sb.subheader("Racers")
 urlstate.widget(rc.N_ENTRIES)
-specs, defaults, problems = [], [], []
+specs, defaults, problems = [], [], list(formula_problems)
 for i in range(1, n_racers + 1):
     preset = urlstate.widget(rc.preset_knob(i), on_change=_on_preset_change, args=(i,))
     knobs = rc.entry_knobs(i, preset, surface.name)
@@ -89,15 +148,25 @@ for i in range(1, n_racers + 1):
 specs = rc.label_racers(specs, defaults)
 
 sb.subheader("Start and length")
-start_x, start_y = rc.start_knobs(surface.name)
+start_x, start_y = rc.start_knobs(surface)
 c1, c2 = sb.columns(2)
 x0 = urlstate.widget(start_x, container=c1)
 y0 = urlstate.widget(start_y, container=c2)
-steps = urlstate.widget(rc.STEPS)
-with sb.expander("Gradient noise"):
+steps = urlstate.widget(rc.STEPS, on_change=_on_steps_change)
+with sb.expander("Gradient noise and seeds", expanded=values["noise"] > 0):
     noise = urlstate.widget(rc.NOISE, container=st)
     seed = urlstate.widget(rc.SEED, container=st)
+    n_seeds = urlstate.widget(rc.SEEDS, container=st)
+sb.subheader("Fair race")
+tune_on = urlstate.widget(rc.TUNE)
+crit = urlstate.widget(rc.CRIT, disabled=not tune_on and values["view"] != "sensitivity")
+rates = urlstate.widget(rc.RATES, disabled=not tune_on)
 
+crit, crit_problem = views.usable_criterion(surface, crit)
+if crit_problem and (tune_on or values["view"] == "sensitivity"):
+    problems.append(crit_problem)
+if formula_error:
+    views.formula_problem(formula_error)
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
 
@@ -108,40 +177,98 @@ config = rc.RaceConfig(
     steps=int(steps),
     noise=float(noise),
     seed=int(seed),
+    formula=formula,
 )
 
+# --- 3. the view selector -----------------------------------------------------------------
+view = st.segmented_control(
+    "View",
+    list(rc.VIEWS),
+    default=rc.VIEW.default,
+    key="view",
+    bind="query-params",
+    required=True,
+    label_visibility="collapsed",
+)
+view = view if view in rc.VIEWS else rc.VIEW.default
+st.caption(rc.VIEWS[view])
+st.latex(surface.latex)
+if surface.note:
+    st.caption(surface.note)
+if formula:
+    bad = nonfinite_fraction(surface.f, surface.domain)
+    if bad > 0:
+        st.info(
+            f"f(x, y) is not finite on {bad:.0%} of the domain (e.g. log or sqrt of a negative "
+            "number): those regions are blank on the map, and a run that enters one stops "
+            "there as diverged.",
+            icon=":material/block:",
+        )
+    if not surface.minima:
+        st.caption("No known minimum given: racers are scored by their final loss only.")
 
-# --- 3. the race (cached by its config) ----------------------------------------------------
+if view == "basins":
+    c1, c2 = st.columns(2)
+    grid = urlstate.widget(rc.GRID, container=c1)
+    mode = urlstate.widget(rc.BMODE, container=c2)
+    views.basins_view(config, int(grid), mode)
+    st.stop()
+if view == "sensitivity":
+    c1, c2 = st.columns(2)
+    index = urlstate.widget(rc.sens_knob(n_racers), container=c1) - 1
+    knob, knob_problem = views.second_knob(specs[index].optimizer, values["knob"])
+    urlstate.widget(rc.KNOB2, container=c2)
+    if knob_problem:
+        st.warning(knob_problem, icon=":material/warning:")
+    if knob is not None:
+        views.sensitivity_view(config, index, knob, crit)
+    st.stop()
+
+# --- 4. the race (cached by its config) ----------------------------------------------------
 _BY_KEY = {rc.RaceConfig: rc.RaceConfig.key}
 
 
 @st.cache_data(max_entries=64, show_spinner="Racing...", hash_funcs=_BY_KEY)
 def run(config: rc.RaceConfig) -> race.RaceResult:
-    """Run the race once per distinct config (a copy per session: results are plain arrays)."""
+    """Run the race once per distinct config (a copy per session: results are plain arrays).
+    Single start, so the inside-the-optimizer traces cost little: always recorded."""
     return race.run_race(
-        surfaces.get(config.surface),
+        config.surface_obj(),
         [r.entry() for r in config.racers],
         config.start,
         config.steps,
         noise_std=config.noise,
         seed=config.seed,
+        record_state=True,
     )
 
 
 @st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=_BY_KEY)
-def hero_figure(config: rc.RaceConfig, _result: race.RaceResult):
-    """The animated map, built once per config and shared read-only (copying ~100 frames
-    per rerun would cost more than building them)."""
-    return vr.contour_figure(surfaces.get(config.surface), _result)
+def hero_figure(config: rc.RaceConfig, at: int, seeds: int, _result: race.RaceResult, _clouds):
+    """The animated map, built once per (config, opening step, seeds) and shared read-only
+    (copying ~100 frames per rerun would cost more than building them)."""
+    overlays = tuple(rs.seed_cloud_traces(_clouds)) if _clouds else ()
+    return vr.contour_figure(config.surface_obj(), _result, show_step=at, overlays=overlays)
 
 
+tuned = None
+if tune_on:
+    tuned = views.tune(config, crit)
+    if rates == "tuned":
+        config = views.tuned_config(config, tuned)
 result = run(config)
-hero = hero_figure(config, result)
+clouds = views.seed_clouds(config, int(n_seeds)) if config.noise > 0 and n_seeds > 1 else None
+at_knob = rc.step_knob(config.steps)
+at = min(int(values.get("at", config.steps)), config.steps)
+hero = hero_figure(config, at, int(n_seeds) if clouds else 0, result, clouds)
 
-# --- 4. views ------------------------------------------------------------------------------
-st.latex(surface.latex)
-if surface.note:
-    st.caption(surface.note)
+# --- 5. views ------------------------------------------------------------------------------
+if tune_on:
+    st.info(
+        f"Fair race: every racer runs with its own best learning rate ({rates} rates shown; "
+        f"criterion: {crit}). See the *Fair race* tab.",
+        icon=":material/balance:",
+    )
 st.plotly_chart(
     hero,
     key="map",
@@ -149,6 +276,12 @@ st.plotly_chart(
     selection_mode="points",
     config={"displaylogo": False, "scrollZoom": False},
 )
+at = urlstate.widget(at_knob, container=st)
+if clouds:
+    st.caption(
+        f"σ = {fmt(config.noise)}: dashed lines are each racer's mean path over "
+        f"{clouds[0].n_seeds} seeds, dots their end points."
+    )
 for e in result.entries:
     if int(e.diverged_at) >= 0:
         st.error(
@@ -157,10 +290,11 @@ for e in result.entries:
             icon=":material/trending_up:",
         )
 
-board, losses, three_d, how = st.tabs(
-    ["Leaderboard", "Loss per step", "3D view", "How each optimizer works"]
-)
-with board:
+names = ["Leaderboard", "Loss per step", "Inside the optimizer"]
+names += ["Fair race"] if tuned else []
+names += ["3D view", "How each optimizer works"]
+tabs = dict(zip(names, st.tabs(names), strict=True))
+with tabs["Leaderboard"]:
     table = vr.leaderboard(surface, result)
     shown = table.drop(columns=["_colour"])
     for column in ("final loss", "distance to minimum"):
@@ -180,11 +314,23 @@ with board:
             "status": st.column_config.TextColumn("Status"),
         },
     )
-with losses:
+with tabs["Loss per step"]:
     st.plotly_chart(vr.loss_figure(surface, result))
-with three_d:
+    if clouds:
+        views.seed_loss_chart(config, clouds)
+with tabs["Inside the optimizer"]:
+    st.plotly_chart(inside_figure(result, at), key="inside")
+    st.caption(
+        "The dotted line is the step shown on the map (the slider under it). Adagrad's "
+        "effective step only shrinks (it divides by the running sum of g²); RMSProp and Adam "
+        "divide by a moving average, so theirs recovers."
+    )
+if tuned:
+    with tabs["Fair race"]:
+        views.fair_race_tab(tuned, crit)
+with tabs["3D view"]:
     st.plotly_chart(vr.surface3d_figure(surface, result))
-with how:
+with tabs["How each optimizer works"]:
     for spec in specs:
         rule, intuition = NOTES.get(spec.preset, ("", ""))
         st.markdown(f"**{spec.preset}**")
@@ -192,7 +338,7 @@ with how:
             st.latex(rule)
         st.caption(intuition)
 
-# --- 5. sharing ------------------------------------------------------------------------------
+# --- 6. sharing ------------------------------------------------------------------------------
 st.subheader("Share and export")
 left, right = st.columns([3, 1])
 urlstate.share_link(container=left)

@@ -156,8 +156,14 @@ def contour_figure(
     max_frames: int = MAX_FRAMES,
     frame_ms: int = 60,
     height: int = 560,
+    show_step: int | None = None,
+    overlays: tuple = (),
 ) -> go.Figure:
     """The animated race map (single start: each ``EntryResult.path`` is ``(steps+1, 2)``).
+
+    ``show_step``: the step the map opens on (default: the finished race); it is always one of
+    the frames, so the slider starts there. ``overlays``: extra static traces drawn under the
+    racers (e.g. a noisy race's seed clouds from :func:`viz.race_seeds.seed_cloud_traces`).
 
     The surface is a layout image (filled contours, :mod:`viz.raster`): Plotly wipes contour
     traces while it plays frames. Trace order: 0 click grid (also the colour bar), 1 minima,
@@ -224,11 +230,15 @@ def contour_figure(
             hovertemplate=f"start (%{{x:{HOVER_NUM}}}, %{{y:{HOVER_NUM}}})<extra></extra>",
         ),
     ]
-    static = [t.to_plotly_json() for t in static]
-    data = static + [_trail(e, i, full, True) for i, e in enumerate(result.entries)]
-    data.append(_heads(result, steps))
-
+    static = [t.to_plotly_json() for t in (*static, *overlays)]
     shown = frame_steps(steps, max_frames)
+    at = steps if show_step is None else int(min(max(show_step, 0), steps))
+    shown = np.union1d(shown, [at])
+    opening = int(np.searchsorted(shown, at))
+    idx0 = full if at == steps else shown[: opening + 1]
+    data = static + [_trail(e, i, idx0, at == steps) for i, e in enumerate(result.entries)]
+    data.append(_heads(result, at))
+
     moving = list(range(len(static), len(data)))
     frames = []
     for n, step in enumerate(shown):
@@ -283,7 +293,7 @@ def contour_figure(
         ],
         sliders=[
             {
-                "active": len(shown) - 1,
+                "active": opening,
                 "x": 0.2,
                 "len": 0.8,
                 "y": -0.04,

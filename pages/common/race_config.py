@@ -10,13 +10,16 @@ md<i>, dwd<i>, rho<i>`` (see :data:`SHORT`).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from engine import optimizers, race, surfaces
+from engine import optimizers, race, surfaces, tuning
+from engine.basins import MAX_GRID
 from engine.knobs import Knob
+from engine.surfaces import Surface
 
 MAX_ENTRIES = 6
 MAX_STEPS = 5000
@@ -53,13 +56,16 @@ _LR_FAMILY = {
     "NAdam": "Adam",
 }
 
+CUSTOM = "custom"
+"""The surface choice that races on the user's own formula (``formula``, domain, ``fmin``)."""
+
 SURFACE = Knob(
     "surface",
     "Surface",
     "choice",
     surfaces.DEFAULT_SURFACE,
-    choices=tuple(surfaces.SURFACES),
-    help="The 2D loss landscape the optimizers race on.",
+    choices=(*surfaces.SURFACES, CUSTOM),
+    help="The 2D loss landscape the optimizers race on ('custom': type your own f(x, y)).",
 )
 N_ENTRIES = Knob(
     "n",
@@ -103,7 +109,213 @@ SEED = Knob(
     hi=2**31 - 1,
     help="Same seed, same noise: the race is reproducible.",
 )
-STATIC_KNOBS = (SURFACE, N_ENTRIES, STEPS, NOISE, SEED)
+# --- the analysis views ---------------------------------------------------------------------
+VIEWS = {
+    "race": "The race: every racer from one start, animated.",
+    "basins": "Basins of attraction: run every racer from a grid of starts and colour each "
+    "start by the minimum it reaches. Click a cell to race from there.",
+    "sensitivity": "Sensitivity: one racer's score over learning rate × its second knob. "
+    "Click a cell to race with that setting.",
+}
+VIEW = Knob("view", "View", "choice", "race", choices=tuple(VIEWS), help="What the page shows.")
+TUNE = Knob(
+    "tune",
+    "Fair race: tune each learning rate",
+    "bool",
+    False,
+    help="Search each racer's learning rate on a log grid (1e-4..10, 25 points) with the same "
+    "step budget, and race with the winners.",
+)
+CRIT = Knob(
+    "crit",
+    "Tuning criterion",
+    "choice",
+    "gap",
+    choices=tuple(tuning.CRITERIA),
+    help="gap: final loss gap f − f*; dist: distance to the nearest minimum; auc: area under "
+    "the log-loss curve (rewards getting low early); steps: steps to reach the tolerance.",
+)
+RATES = Knob(
+    "rates",
+    "Race with",
+    "choice",
+    "tuned",
+    choices=("tuned", "default"),
+    help="Show the race with the tuned learning rates or with the racers' own.",
+)
+GRID = Knob(
+    "grid",
+    "Basin grid (starts per side)",
+    "int",
+    60,
+    lo=10,
+    hi=MAX_GRID,
+    step=10,
+    cap=True,
+    help=f"Starts per side of the basin map grid (at most {MAX_GRID} x {MAX_GRID}).",
+)
+BMODE = Knob(
+    "bmode",
+    "Colour cells by",
+    "choice",
+    "basin",
+    choices=("basin", "steps"),
+    help="basin: which minimum each start reaches; steps: how many steps it takes (log).",
+)
+
+
+def sens_knob(n: int) -> Knob:
+    """``sens``: which of the ``n`` racers the sensitivity map sweeps (default: racer 2)."""
+    return Knob(
+        "sens",
+        "Racer to map",
+        "int",
+        min(2, n),
+        lo=1,
+        hi=n,
+        help="Which racer's learning rate × second knob to map.",
+    )
+
+
+KNOB2_AUTO = "auto"
+KNOB2 = Knob(
+    "knob",
+    "Second knob",
+    "choice",
+    KNOB2_AUTO,
+    choices=(KNOB2_AUTO, *dict.fromkeys(k.name for ks in tuning.SECOND_KNOBS.values() for k in ks)),
+    help="The sensitivity map's vertical axis (auto: momentum, β₁, α or ρ by optimizer).",
+)
+SEEDS = Knob(
+    "seeds",
+    "Noisy runs (seeds)",
+    "int",
+    20,
+    lo=1,
+    hi=200,
+    cap=True,
+    help="With noise σ > 0: how many seeds to run (mean path, spread band, end-point cloud).",
+)
+DEFAULT_FORMULA = "sin(x)*y**2 + 0.1*(x**2 + y**2)"
+FORMULA = Knob(
+    "formula",
+    "Your formula f(x, y)",
+    "text",
+    DEFAULT_FORMULA,
+    max_len=300,
+    cap=True,
+    help="Your own surface: + - * / **, numbers, x, y, pi, e and functions such as sin, exp, "
+    "log, sqrt, abs, tanh. Checked by an allowlist, never evaluated as Python.",
+)
+_BOUND = 1000.0
+DOMAIN = tuple(
+    Knob(key, label, "float", default, lo=-_BOUND, hi=_BOUND, step=0.5)
+    for key, label, default in (
+        ("xmin", "x from", -5.0),
+        ("xmax", "x to", 5.0),
+        ("ymin", "y from", -5.0),
+        ("ymax", "y to", 5.0),
+    )
+)
+FMIN = Knob(
+    "fmin",
+    "Known minimum (x, y), optional",
+    "text",
+    "",
+    max_len=60,
+    help="e.g. '0, 0': enables distance and steps-to-tolerance scores and the ★ on the map.",
+)
+
+ANALYSIS_KNOBS = (VIEW, TUNE, CRIT, RATES, GRID, BMODE, KNOB2, SEEDS)
+FORMULA_KNOBS = (FORMULA, *DOMAIN, FMIN)
+STATIC_KNOBS = (SURFACE, N_ENTRIES, STEPS, NOISE, SEED, *ANALYSIS_KNOBS, *FORMULA_KNOBS)
+
+
+def step_knob(steps: int) -> Knob:
+    """``at``: the step both the map opens on and the inside-the-optimizer charts mark."""
+    return Knob(
+        "at",
+        "Step shown",
+        "int",
+        int(steps),
+        lo=0,
+        hi=int(steps),
+        help="The map opens on this step and the charts below mark it (▶ Play replays).",
+        extra={"slider": True},
+    )
+
+
+@dataclass(frozen=True)
+class FormulaSpec:
+    """A user surface: the formula text, its domain and an optional known minimizer."""
+
+    text: str
+    domain: tuple[tuple[float, float], tuple[float, float]]
+    minimum: tuple[float, float] | None = None
+
+    def surface(self) -> Surface:
+        return _formula_surface(self.text, self.domain, self.minimum)
+
+
+@functools.lru_cache(maxsize=64)
+def _formula_surface(text, domain, minimum) -> Surface:
+    """Compile once per (text, domain, minimum); a Surface holds closures, so it is cached here
+    (in-process) rather than pickled by ``st.cache_data``."""
+    return surfaces.from_formula(text, domain, minimum)
+
+
+def parse_point(text: str) -> tuple[float, float] | None:
+    """``"1, -2"`` (or ``"(1, -2)"``) -> ``(1.0, -2.0)``; empty -> ``None``; else ValueError."""
+    body = text.strip().strip("()").strip()
+    if not body:
+        return None
+    parts = [p.strip() for p in body.replace(";", ",").split(",")]
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a point 'x, y'") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"'{text}' is not a finite point")
+    return (x, y)
+
+
+def formula_spec(values: dict[str, Any]) -> tuple[FormulaSpec, list[str], dict | None]:
+    """Validate the custom-surface knobs (already coerced to their types) into a spec.
+
+    Returns ``(spec, problems, error)``: ``problems`` are warning sentences (bad domain or
+    minimum: replaced by the default domain / no minimum); ``error`` is ``None`` or
+    ``{"message", "column", "text"}`` when the formula itself is rejected (the spec then uses
+    :data:`DEFAULT_FORMULA` so the page keeps working).
+    """
+    problems: list[str] = []
+    xmin, xmax, ymin, ymax = (float(values[k.key]) for k in DOMAIN)
+    domain = ((xmin, xmax), (ymin, ymax))
+    if not (xmin < xmax and ymin < ymax):
+        problems.append(
+            f"Domain x ∈ [{xmin:g}, {xmax:g}], y ∈ [{ymin:g}, {ymax:g}] is empty (need from < to);"
+            " using [-5, 5] x [-5, 5] instead."
+        )
+        domain = ((-5.0, 5.0), (-5.0, 5.0))
+    try:
+        minimum = parse_point(values[FMIN.key])
+    except ValueError as err:
+        problems.append(f"Known minimum (fmin): {err}; racing without a known minimum.")
+        minimum = None
+    text = str(values[FORMULA.key])
+    error = None
+    for candidate in (text, DEFAULT_FORMULA):
+        try:
+            spec = FormulaSpec(candidate, domain, minimum)
+            spec.surface()
+            return spec, problems, error
+        except ValueError as err:
+            if error is None:
+                error = {"message": str(err), "column": getattr(err, "column", None), "text": text}
+            if minimum is not None and "minimum" in str(err):
+                problems.append(f"Known minimum (fmin): {err}; racing without a known minimum.")
+                minimum = None
+    spec = FormulaSpec(DEFAULT_FORMULA, ((-5.0, 5.0), (-5.0, 5.0)), None)
+    return spec, problems, error
 
 
 def default_lr(surface_name: str, preset: str) -> float:
@@ -120,9 +332,8 @@ def default_lr(surface_name: str, preset: str) -> float:
     return float(optimizers.OPTIMIZERS[name].defaults["lr"])
 
 
-def start_knobs(surface_name: str) -> tuple[Knob, Knob]:
+def start_knobs(s: Surface) -> tuple[Knob, Knob]:
     """x0, y0: bounded by the surface's domain, defaulting to its classic start."""
-    s = surfaces.get(surface_name)
     (xlo, xhi), (ylo, yhi) = s.domain
     x, y = s.default_start
     return (
@@ -131,9 +342,9 @@ def start_knobs(surface_name: str) -> tuple[Knob, Knob]:
     )
 
 
-def snap(value: float, surface_name: str) -> float:
+def snap(value: float, s: Surface) -> float:
     """A clicked coordinate rounded to ~1/1000 of the domain width (-2.3, not -2.2959184...)."""
-    decimals = 2 - math.floor(math.log10(surfaces.get(surface_name).width))
+    decimals = 2 - math.floor(math.log10(s.width))
     return round(float(value), max(decimals, 0))
 
 
@@ -203,7 +414,9 @@ class RacerSpec:
 
 @dataclass(frozen=True)
 class RaceConfig:
-    """Everything that determines a race; hashable, so it keys the page's cache."""
+    """Everything that determines a race; hashable, so it keys the page's cache.
+
+    ``formula`` is set exactly when ``surface == CUSTOM``."""
 
     surface: str
     racers: tuple[RacerSpec, ...]
@@ -211,6 +424,7 @@ class RaceConfig:
     steps: int
     noise: float
     seed: int
+    formula: FormulaSpec | None = None
 
     def key(self) -> str:
         """A stable text form of the config (cache key, autoplay marker)."""
@@ -222,8 +436,13 @@ class RaceConfig:
                 self.steps,
                 self.noise,
                 self.seed,
+                None if self.formula is None else repr(self.formula),
             ]
         )
+
+    def surface_obj(self) -> Surface:
+        """The :class:`Surface` (built-in by name, or compiled from the formula)."""
+        return self.formula.surface() if self.formula else surfaces.get(self.surface)
 
 
 def racer(i: int, preset: str, flat: dict[str, Any]) -> tuple[RacerSpec, str | None]:
