@@ -8,28 +8,55 @@ ensure_router()
 
 st.title("Training dynamics, visualized")
 st.markdown(
-    "See how neural-network training actually moves: optimizers racing downhill on classic "
-    "2D loss surfaces, with every step computed by a small pure-NumPy engine whose update "
-    "rules match `torch.optim`. Every setting lives in the URL, so a copied link reproduces "
-    "exactly what you see."
+    "See how neural-network training actually moves. A small pure-NumPy engine (update rules "
+    "that match `torch.optim` step for step, backpropagation checked against finite "
+    "differences) drives three interactive pages. Every setting lives in the URL, so a copied "
+    "link reproduces exactly what you see."
 )
 
-st.subheader("Pages")
-st.page_link(
-    "pages/race.py",
-    label="Optimizer race: SGD, Momentum, RMSProp, Adagrad and Adam on the Rosenbrock valley",
-    icon=":material/sports_score:",
-)
-st.caption("Try a classic: ")
-st.page_link(
-    "pages/race.py",
-    label="Beale's function: flat plateaus and a narrow valley",
-    icon=":material/arrow_forward:",
-    query_params={"surface": "beale"},
-)
-st.page_link(
-    "pages/race.py",
-    label="An ill-conditioned bowl: why momentum and adaptive steps help",
-    icon=":material/arrow_forward:",
-    query_params={"surface": "ill_conditioned"},
+race, reg, grad = st.columns(3, gap="large")
+
+with race, st.container(border=True):
+    st.page_link("pages/race.py", label="**Optimizer race**", icon=":material/sports_score:")
+    st.markdown(
+        "SGD, Momentum, RMSProp, Adagrad, Adam and friends race downhill on classic 2D loss "
+        "surfaces. Watch momentum overshoot, Adagrad stall, Adam adapt."
+    )
+    st.page_link(
+        "pages/race.py",
+        label="Beale: flat plateaus and a narrow valley",
+        icon=":material/arrow_forward:",
+        query_params={"surface": "beale"},
+    )
+    st.page_link(
+        "pages/race.py",
+        label="An ill-conditioned bowl: why momentum helps",
+        icon=":material/arrow_forward:",
+        query_params={"surface": "ill_conditioned"},
+    )
+
+with reg, st.container(border=True):
+    st.page_link("pages/regularization.py", label="**Regularization lab**", icon=":material/tune:")
+    st.markdown(
+        "Twin networks trained side by side with no penalty, L1, L2 and dropout. See L1 push "
+        "weights to exactly zero while L2 only shrinks them, and who generalizes better."
+    )
+
+with grad, st.container(border=True):
+    st.page_link("pages/gradients.py", label="**Gradient flow**", icon=":material/layers:")
+    st.markdown(
+        "Per-layer gradient norms against depth: vanishing with saturating sigmoids, "
+        "exploding with large weights, and the fixes (He init, residuals, clipping)."
+    )
+    st.page_link(
+        "pages/gradients.py",
+        label="Linear net with W = 1.5·I: explodes as 1.5^L",
+        icon=":material/arrow_forward:",
+        query_params={"n": "1", "act1": "linear", "init1": "identity", "c1": "1.5", "depth1": "50"},
+    )
+
+st.caption(
+    "Built for students and teachers of deep learning, and for practitioners who want "
+    "intuition about an optimizer, an initialization or a regularizer before spending GPU "
+    "hours."
 )
