@@ -11,12 +11,13 @@ from pages.common import caps
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_home_runs_and_links_the_race_page():
+def test_home_runs_and_links_every_page():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value == "Training dynamics, visualized"
     labels = [link.value for link in at.page_link]
-    assert any(label.startswith("Optimizer race") for label in labels)
+    for page in ("Optimizer race", "Regularization lab", "Gradient flow"):
+        assert any(page in label for label in labels), (page, labels)
 
 
 def test_readme_caps_table_matches_the_knob_data():
