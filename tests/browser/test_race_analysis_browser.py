@@ -1,0 +1,99 @@
+"""The race page's analysis views in a real browser: fair race, basins (click a cell), sensitivity
+(click a cell), the view selector and a formula typed by hand."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+PLOT = "document.querySelectorAll('.js-plotly-plot')"
+
+
+def _open(page, app_url, query: str, min_plots: int = 1) -> None:
+    page.goto(f"{app_url}/race{query}")
+    page.wait_for_function(
+        f"() => {PLOT}.length >= {min_plots} && {PLOT}[0]._fullLayout", timeout=120_000
+    )
+    page.wait_for_load_state("networkidle")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _click_select_point(page, plot_index: int, point_index: int) -> list[float]:
+    """Hover then click one marker of the plot's invisible "select" grid; returns its data."""
+    where = page.evaluate(
+        """([i, k]) => {
+            const gd = document.querySelectorAll('.js-plotly-plot')[i];
+            const t = gd._fullData.findIndex(d => d.name === 'select');
+            const tr = gd._fullData[t];
+            const xa = gd._fullLayout[tr.xaxis.replace('x', 'xaxis')];
+            const ya = gd._fullLayout[tr.yaxis.replace('y', 'yaxis')];
+            const box = gd.getBoundingClientRect();
+            return {
+                x: box.left + xa._offset + xa.l2p(tr.x[k]),
+                y: box.top + ya._offset + ya.l2p(tr.y[k]),
+                data: Array.from(tr.customdata[k]),
+            };
+        }""",
+        [plot_index, point_index],
+    )
+    page.mouse.move(where["x"], where["y"])
+    page.wait_for_timeout(300)
+    page.mouse.click(where["x"], where["y"])
+    return where["data"]
+
+
+def test_fair_race_from_the_url_shows_the_tuned_race_and_score_curves(app_url, page):
+    _open(page, app_url, "?tune=1&crit=dist")
+    assert page.get_by_text("Fair race: every racer runs with its own best").count() == 1
+    page.get_by_role("tab", name="Fair race").click()
+    page.get_by_text("Learning-rate search").first.wait_for()
+    assert page.get_by_text("tuned lr=").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "race_fair.png"), full_page=True)
+
+
+def test_basins_view_by_hand_then_a_click_races_from_that_cell(app_url, page):
+    _open(page, app_url, "?surface=himmelblau&grid=30")
+    page.get_by_role("button", name="basins", exact=True).click()
+    page.wait_for_url(re.compile(r".*view=basins.*"))
+    page.get_by_text("Basins of attraction").first.wait_for(timeout=120_000)
+    page.wait_for_function(f"() => {PLOT}[0]._fullData.filter(d => d.type === 'heatmap').length")
+    heatmaps = page.evaluate(f"() => {PLOT}[0]._fullData.filter(d => d.type === 'heatmap').length")
+    assert heatmaps == 5
+    page.screenshot(path=str(ARTIFACTS / "race_basins.png"), full_page=True)
+    x, y = _click_select_point(page, 0, 3 * 25 + 4)  # a start in the lower left
+    page.wait_for_url(re.compile(r".*[?&]x0=-?[0-9.]+.*"), timeout=60_000)
+    assert "view=basins" not in page.url  # back on the race
+    start_x = page.get_by_role("spinbutton", name="Start x", exact=True)
+    assert float(start_x.input_value()) == pytest.approx(x, abs=0.06)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_sensitivity_click_races_with_that_setting(app_url, page):
+    _open(page, app_url, "?view=sensitivity&sens=2")
+    page.get_by_text("Sensitivity of Momentum").first.wait_for()
+    lr, momentum = _click_select_point(page, 0, 12 * 25 + 8)
+    page.wait_for_url(re.compile(r".*[?&]lr2=.*"), timeout=60_000)
+    assert "view=sensitivity" not in page.url
+    assert re.search(r"[?&]m2=", page.url) or momentum == pytest.approx(0.9)
+    got = float(page.get_by_role("spinbutton", name="learning rate").nth(1).input_value())
+    assert got == pytest.approx(lr, rel=1e-3)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_formula_typed_by_hand_goes_into_the_url_and_errors_point_at_the_column(app_url, page):
+    _open(page, app_url, "?formula=x%20%2B%20foo(y)")
+    page.get_by_text("Your formula was rejected").wait_for()
+    assert "column 5" in page.get_by_text("Your formula was rejected").inner_text()
+    box = page.get_by_label("Your formula f(x, y)")
+    box.fill("(x - 1)**2 + 3*(y + 2)**2")
+    box.press("Enter")
+    page.wait_for_url(re.compile(r".*formula=%28x.*"), timeout=60_000)
+    page.get_by_text("Your formula was rejected").wait_for(state="detached")
+    page.wait_for_function(f"() => {PLOT}.length >= 1 && {PLOT}[0]._transitionData")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "race_formula.png"), full_page=False)
