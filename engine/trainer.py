@@ -14,7 +14,11 @@ between steps; :func:`train` runs it to the end synchronously. Per step (``η`` 
 
 At the end of each epoch (and once before training, epoch 0) the whole train and validation
 sets are evaluated without dropout: data loss, loss + penalty ("objective"), and accuracy for
-classification. Early stopping watches the validation data loss: an epoch improves when
+classification. ``eval_every = k`` evaluates only epochs ``0, k, 2k, ...`` and the last one
+(``0``: epochs 0 and last only): when an epoch is a couple of large minibatches a full pass
+over the data every epoch costs about as much as the steps, and a view that plots the per-step
+minibatch loss (the Gradient-flow heatmap) needs no evaluation at all. Early stopping watches
+the validation data loss: an epoch improves when
 ``val < best - min_delta``; after ``patience`` epochs without improvement training stops;
 with ``restore_best`` the best epoch's weights are put back when training ends (stopped early
 or not). A non-finite minibatch loss, parameter or evaluation stops the run with
@@ -63,6 +67,8 @@ class Config:
     λ1 Σ|w|, λ2 Σw²), ``l1_method`` ("subgradient"/"proximal"/"truncation").
     ``grad_clip``: max global gradient norm or None.
     Schedule: ``epochs``, ``batch_size`` (None: full batch), ``seed``.
+    Evaluation: ``eval_every`` epochs between whole-dataset evaluations (1 = every epoch; 0 =
+    none but epoch 0); the last epoch is always evaluated. Early stopping needs ``eval_every = 1``.
     Early stopping: ``patience`` (None: off), ``min_delta``, ``restore_best``.
     Recording: ``snapshot_epochs`` (epochs whose weights are kept; 0 = initial) and/or
     ``snapshot_every`` (every k-th epoch plus the last; 0 = off), ``record_grad_norms``
@@ -93,6 +99,7 @@ class Config:
     epochs: int = 100
     batch_size: int | None = 32
     seed: int = 0
+    eval_every: int = 1
     patience: int | None = None
     min_delta: float = 0.0
     restore_best: bool = True
@@ -114,8 +121,14 @@ class Config:
         _int_in("epochs", self.epochs, 1, MAX_EPOCHS)
         if self.batch_size is not None:
             _int_in("batch_size", self.batch_size, 1, None)
+        _int_in("eval_every", self.eval_every, 0, None)
         if self.patience is not None:
             _int_in("patience", self.patience, 1, None)
+            if self.eval_every != 1:
+                raise ValueError(
+                    f"Invalid eval_every value: {self.eval_every!r} (early stopping watches "
+                    "every epoch: need eval_every=1 with patience)"
+                )
         _int_in("snapshot_every", self.snapshot_every, 0, None)
         if self.regularizer not in REG_KINDS:
             raise ValueError(
@@ -330,19 +343,25 @@ class Trainer:
             return np.eye(self.data.n_classes)[y]  # one-hot targets for MSE
         return y
 
+    def _evaluates(self, epoch: int) -> bool:
+        """Whether the end of ``epoch`` gets a whole-dataset evaluation (see ``eval_every``)."""
+        k = self.config.eval_every
+        return epoch == 0 or epoch >= self.config.epochs or (k > 0 and epoch % k == 0)
+
     def _end_of_epoch(self) -> None:
         c, d = self.config, self.data
-        tr_loss, tr_acc = self.evaluate(d.X_train, d.y_train)
-        va_loss, va_acc = self.evaluate(d.X_val, d.y_val)
-        with np.errstate(all="ignore"):
-            penalty = self.reg.penalty(self.net.params, self._mask)
-        if not all(map(math.isfinite, (tr_loss, va_loss, penalty))):
-            why = f"the loss at the end of epoch {self.epoch} is not finite"
-            return self._diverge(self.steps_done, why)
-        self.rec.add_epoch(self.epoch, tr_loss, va_loss, penalty, tr_acc, va_acc)
+        if self._evaluates(self.epoch):
+            tr_loss, tr_acc = self.evaluate(d.X_train, d.y_train)
+            va_loss, va_acc = self.evaluate(d.X_val, d.y_val)
+            with np.errstate(all="ignore"):
+                penalty = self.reg.penalty(self.net.params, self._mask)
+            if not all(map(math.isfinite, (tr_loss, va_loss, penalty))):
+                why = f"the loss at the end of epoch {self.epoch} is not finite"
+                return self._diverge(self.steps_done, why)
+            self.rec.add_epoch(self.epoch, tr_loss, va_loss, penalty, tr_acc, va_acc)
         if self.epoch in self._snapshot_at:
             self.rec.add_snapshot(self.epoch, self.net.params)
-        if c.patience is None:
+        if c.patience is None:  # patience implies eval_every = 1: va_loss exists here
             return
         if self.rec.best_epoch is None or va_loss < self.rec.best_val_loss - c.min_delta:
             self.rec.best_epoch, self.rec.best_val_loss = self.epoch, va_loss

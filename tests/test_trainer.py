@@ -204,6 +204,25 @@ def test_group_runs_variants_in_lockstep_and_a_diverging_one_stops_alone():
 
 
 @pytest.mark.parametrize(
+    ("every", "evaluated"), [(3, [0, 3, 6, 7]), (0, [0, 7]), (1, list(range(8)))]
+)
+def test_eval_every_evaluates_only_chosen_epochs_and_leaves_training_unchanged(every, evaluated):
+    """Skipping whole-dataset evaluations changes what is recorded, never the steps taken."""
+    base = Config(epochs=7, batch_size=100, record_grad_norms=True, snapshot_epochs=(2, 7))
+    full = Trainer(base)
+    full.run()
+    sparse = Trainer(base.replace(eval_every=every))
+    h = sparse.run()
+    assert h.epochs.tolist() == evaluated and h.epochs_done == 7
+    np.testing.assert_array_equal(h.step_loss, full.publish().step_loss)
+    np.testing.assert_array_equal(h.grad_norms, full.publish().grad_norms)
+    np.testing.assert_array_equal(sparse.net.params, full.net.params)
+    assert sorted(h.snapshots) == [2, 7]  # snapshots do not depend on evaluation
+    keep = np.isin(full.publish().epochs, evaluated)
+    np.testing.assert_array_equal(h.val_loss, full.publish().val_loss[keep])
+
+
+@pytest.mark.parametrize(
     ("changes", "fragment"),
     [
         ({"regularizer": "l3"}, "Unknown regularizer"),
@@ -214,6 +233,8 @@ def test_group_runs_variants_in_lockstep_and_a_diverging_one_stops_alone():
         ({"l1_method": "magic"}, "Unknown l1_method"),
         ({"grad_clip": 0.0}, "Invalid grad_clip value"),
         ({"batch_size": 0}, "Invalid batch_size value"),
+        ({"eval_every": -1}, "Invalid eval_every value"),
+        ({"eval_every": 2, "patience": 3}, "need eval_every=1 with patience"),
     ],
 )
 def test_bad_config_raises_clear_message(changes, fragment):
