@@ -45,8 +45,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))
     a = np.add(e, 1.0, dtype=e.dtype)
     np.reciprocal(a, out=a)
-    neg = z < 0
-    a[neg] *= e[neg]
+    np.multiply(a, e, out=a, where=z < 0)  # in place, no boolean-index gathers
     return a
 
 

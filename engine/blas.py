@@ -7,13 +7,22 @@ oversubscribes the cores: measured here, a (280, 64) @ (64, 64) product took 1.0
 threads under load against 0.15 ms with one. ``OPENBLAS_NUM_THREADS=1`` would do the same,
 but it must be set before NumPy is imported, which a Streamlit script cannot guarantee, so
 this module calls OpenBLAS's own ``set_num_threads`` through ``ctypes`` (stdlib only).
+
+The opposite case exists too: a synchronous computation on large products (the Gradient-flow
+profile multiplies (256, 256) matrices hundreds of times while the user waits) is faster on
+every core. :func:`threads` switches temporarily and puts the previous count back. The count is
+process-wide, so the context holds a lock: two sessions never interleave their set/restore
+pairs (which could leave the wrong count behind), they take turns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -60,3 +69,25 @@ def set_threads(n: int) -> bool:
 def get_threads() -> int | None:
     """The number of threads OpenBLAS uses now, or None when no OpenBLAS was found."""
     return _call(_GETTERS)
+
+
+_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[int | None]:
+    """Run the ``with`` body with ``n`` OpenBLAS threads, then restore the previous count.
+
+    Yields the previous count (None when no OpenBLAS was found; then nothing changes). Holds a
+    process-wide lock for the duration (see the module docstring).
+    """
+    with _LOCK:
+        before = get_threads()
+        if before is None or before == n:
+            yield before
+            return
+        set_threads(n)
+        try:
+            yield before
+        finally:
+            set_threads(before)

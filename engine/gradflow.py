@@ -1,9 +1,10 @@
-"""Gradient flow through depth: configurations, at-init profiles, theory curves, verdicts.
+"""Gradient flow through depth: at-init profiles, theory curves, verdicts.
 
 The Gradient-flow page compares up to :data:`MAX_CONFIGS` networks. Each :class:`FlowConfig`
-is an MLP of ``depth`` = L weight layers (``L - 1`` hidden layers of ``width`` units, the
-notes' ``Y = W[L] ... W[1] X``). :func:`profile` runs ONE forward/backward pass at
-initialization on a batch and returns, per layer l = 1..L (1-based, as the notes count)::
+(:mod:`engine.gradflow_presets`) is an MLP of ``depth`` = L weight layers (``L - 1`` hidden
+layers of ``width`` units, the notes' ``Y = W[L] ... W[1] X``). :func:`profile` runs ONE
+forward/backward pass at initialization on a batch and returns, per layer l = 1..L (1-based,
+as the notes count)::
 
     weight_grad[l] = ‖∂L/∂W_l‖_F          (after global-norm clipping when clip > 0)
     act_grad[l]    = ‖∂L/∂a_l‖_F          (signal at layer l's output; l = L is ∂L/∂Y)
@@ -20,227 +21,87 @@ Theory (:class:`Theory`), drawn over the measurement where one exists:
   vanishes with depth);
 * sigmoid (no skips): ``∂L/∂a_{l-1} = (∂L/∂a_l ⊙ σ'(z_l)) W_lᵀ`` with ``σ' <= 1/4``, so
   ``‖∂L/∂a_{l-1}‖ <= (1/4)·‖W_l‖₂·‖∂L/∂a_l‖``: an upper bound that shrinks geometrically
-  whenever ``‖W_l‖₂ < 4`` (spectral norms by batched SVD).
+  whenever ``‖W_l‖₂ < 4``. The spectral norms are exact (the top eigenvalue of ``W_lᵀW_l``).
 
 Overflow: float64 tops out at 1.8e308. A forward activation or a gradient that overflows is
 reported as ``overflow_layer`` (1-based) with where it happened; the non-finite entries are
 NaN in the arrays and never reach a chart as numbers. Norms of huge-but-finite arrays are
 computed with rescaling, so 1e200-sized activations do not overflow in ``Σa²``.
 
-:class:`FlowTraining` trains the configurations side by side as one background-job task
-(:mod:`engine.jobs`), recording per-step per-layer gradient norms (the trainer's
-``record_grad_norms``) for the layer x step heatmap.
+Speed (the page waits for this): :func:`profiles` measures several configurations at once on
+a thread pool (NumPy releases the GIL in matrix products and large ufuncs; one BLAS thread
+each, see :func:`profiles`), runs a sigmoid net's spectral norms as a task of their own (they
+need the weights only), and lets configurations with the same seed and layer shapes share
+their standard-normal weight draws (normal, lecun, xavier_normal and he_normal all scale the
+same ``z``). Results are bitwise
+those of one configuration at a time, and are kept in a small LRU memo (:data:`MEMO_SIZE`), so
+adding a configuration to a page measures only the new one.
+
+Verdicts and fixes are in :mod:`engine.gradflow_verdicts`, training in
+:mod:`engine.gradflow_training`; both are re-exported here, so a page imports one module.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
+from engine import blas
 from engine import diagnostics as _diag
 from engine import inits as _inits
 from engine import losses as _losses
+from engine.activations import DEFAULT_LEAKY_SLOPE
 from engine.datasets import DATASETS, Dataset, make_dataset
-from engine.knobs import Knob
+from engine.gradflow_presets import (
+    ACTIVATIONS,
+    GLOBAL_KNOBS,
+    MAX_BATCH,
+    MAX_CLIP,
+    MAX_CONFIGS,
+    MAX_SCALE,
+    MAX_STEPS,
+    OPTIMIZERS,
+    PRESETS,
+    SLOT_DEFAULTS,
+    DataSpec,
+    FlowConfig,
+    Preset,
+    all_knobs,
+    config_from,
+    config_values,
+    slot_knobs,
+)
+from engine.gradflow_training import FlowTraining, TrainingView, train_config
+from engine.gradflow_verdicts import Fix, Verdict, diagnose
 from engine.nn import MLP
-from engine.trainer import MAX_DEPTH, MAX_WIDTH, Config, Trainer
+from engine.trainer import MAX_DEPTH, MAX_WIDTH
 
-MAX_CONFIGS = 4
-MAX_BATCH = 1024
-MAX_STEPS = 2000
-MAX_SCALE = 100.0
-MAX_CLIP = 1e6
+__all__ = [
+    "ACTIVATIONS", "GLOBAL_KNOBS", "MAX_BATCH", "MAX_CLIP", "MAX_CONFIGS", "MAX_SCALE",
+    "MAX_STEPS", "MAX_DEPTH", "MAX_WIDTH", "OPTIMIZERS", "PRESETS", "SLOT_DEFAULTS",
+    "DataSpec", "FlowConfig", "Preset",
+    "all_knobs", "config_from", "config_values", "slot_knobs",
+    "FlowTraining", "TrainingView", "train_config",
+    "Profile", "Theory", "LayerHistograms", "Fix", "Verdict",
+    "profile", "profiles", "theory", "diagnose", "safe_norm", "batch_of", "build_net", "Draws",
+    "SCALED_NORMAL", "MEMO_SIZE",
+]  # fmt: skip
+
 HIST_LAYERS = 8  # layers shown in the ridgeline histograms
 HIST_BINS = 40
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu")
-OPTIMIZERS = ("sgd", "adam")
+MEMO_SIZE = 64  # profiles kept for reuse (each is a few KB: per-layer vectors, 8 histograms)
+# Initializers whose weights are z · std(fan_in, fan_out, gain, slope), z standard normal
+# drawn from engine.inits.layer_rng(seed, layer): they can share z (see build_net).
+SCALED_NORMAL = ("normal", "lecun", "xavier_normal", "he_normal")
 
-# Verdict thresholds (data, not scattered ifs): input-end / output-end gradient ratio.
-VANISH_RATIO = 1e-2
-EXPLODE_RATIO = 1e2
-DEAD_FRACTION = 0.5
-SATURATED_FRACTION = 0.3
-
-
-# ------------------------------------------------------------------------- configuration
-@dataclass(frozen=True)
-class FlowConfig:
-    """One network to inspect: ``depth`` weight layers of ``width`` units (see module doc).
-
-    ``scale`` is the init gain (σ of "normal", c of "identity", the multiplier of he/xavier);
-    ``clip`` is the global gradient-norm cap (0 = off).
-    """
-
-    depth: int = 20
-    width: int = 64
-    activation: str = "relu"
-    init: str = "he_normal"
-    scale: float = 1.0
-    residual: bool = False
-    clip: float = 0.0
-
-    def label(self) -> str:
-        """Short legend text, e.g. ``sigmoid · normal σ=0.1 · 20×64 · residual``."""
-        sym = {"normal": "σ", "uniform": "a", "identity": "c"}.get(self.init, "×")
-        init = (
-            self.init if self.scale == 1.0 and sym == "×" else f"{self.init} {sym}={self.scale:g}"
-        )
-        if self.init == "identity":
-            init = f"W={self.scale:g}·I"
-        parts = [self.activation, init, f"{self.depth}×{self.width}"]
-        if self.residual:
-            parts.append("residual")
-        if self.clip > 0:
-            parts.append(f"clip {self.clip:g}")
-        return " · ".join(parts)
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """The batch every configuration sees: dataset, batch size and seed (weights and data)."""
-
-    dataset: str = "moons"
-    batch: int = 256
-    seed: int = 0
-
-
-def slot_knobs(i: int, default: FlowConfig) -> tuple[Knob, ...]:
-    """URL/widget knobs of configuration slot ``i`` (1-based): ``act1, init1, c1, ...``."""
-    return (
-        Knob(f"act{i}", "Activation", "choice", default.activation, choices=ACTIVATIONS),
-        Knob(f"init{i}", "Initialization", "choice", default.init, choices=tuple(_inits.INITS)),
-        Knob(
-            f"c{i}",
-            "Init scale",
-            "float",
-            default.scale,
-            lo=0.0,
-            hi=MAX_SCALE,
-            step=0.1,
-            help="σ for normal, c for c·I, a for uniform, a multiplier for the others.",
-        ),
-        Knob(
-            f"depth{i}",
-            "Depth L",
-            "int",
-            default.depth,
-            lo=1,
-            hi=MAX_DEPTH,
-            cap=True,
-            help=f"Number of weight layers (1-{MAX_DEPTH}).",
-        ),
-        Knob(
-            f"width{i}",
-            "Width",
-            "int",
-            default.width,
-            lo=1,
-            hi=MAX_WIDTH,
-            cap=True,
-            help=f"Units per hidden layer (1-{MAX_WIDTH}).",
-        ),
-        Knob(f"res{i}", "Residual connections", "bool", default.residual),
-        Knob(
-            f"clip{i}",
-            "Gradient clipping (0 = off)",
-            "float",
-            default.clip,
-            lo=0.0,
-            hi=MAX_CLIP,
-            step=0.5,
-            help="Global-norm cap c: g ← g·min(1, c/‖g‖).",
-        ),
-    )
-
-
-def config_from(values: dict, i: int) -> FlowConfig:
-    """The :class:`FlowConfig` of slot ``i`` from sanitized knob ``values``."""
-    return FlowConfig(
-        depth=int(values[f"depth{i}"]), width=int(values[f"width{i}"]),
-        activation=values[f"act{i}"], init=values[f"init{i}"], scale=float(values[f"c{i}"]),
-        residual=bool(values[f"res{i}"]), clip=float(values[f"clip{i}"]),
-    )  # fmt: skip
-
-
-def config_values(cfg: FlowConfig, i: int) -> dict:
-    """Inverse of :func:`config_from`: ``{knob key: value}`` for slot ``i``."""
-    return {
-        f"act{i}": cfg.activation, f"init{i}": cfg.init, f"c{i}": float(cfg.scale),
-        f"depth{i}": int(cfg.depth), f"width{i}": int(cfg.width), f"res{i}": bool(cfg.residual),
-        f"clip{i}": float(cfg.clip),
-    }  # fmt: skip
-
-
-# The issue's comparison, "sigmoid+normal vs relu+he vs tanh+xavier", then a fourth slot.
-SLOT_DEFAULTS = (
-    FlowConfig(activation="sigmoid", init="normal", scale=0.1),
-    FlowConfig(activation="relu", init="he_normal"),
-    FlowConfig(activation="tanh", init="xavier_normal"),
-    FlowConfig(activation="leaky_relu", init="he_normal"),
-)
-
-GLOBAL_KNOBS: tuple[Knob, ...] = (
-    Knob("n", "Configurations", "int", 3, lo=1, hi=MAX_CONFIGS, cap=True,
-         help=f"How many configurations to overlay (up to {MAX_CONFIGS})."),
-    Knob("data", "Dataset", "choice", "moons", choices=tuple(DATASETS)),
-    Knob("batch", "Batch at init", "int", 256, lo=1, hi=MAX_BATCH, cap=True,
-         help="Samples in the at-init batch and in each training minibatch."),
-    Knob("seed", "Seed", "int", 0, lo=0, hi=2**31 - 1, help="Seeds the weights and the data."),
-    Knob("steps", "Training steps", "int", 200, lo=1, hi=MAX_STEPS, cap=True),
-    Knob("tbatch", "Training batch size", "int", 32, lo=1, hi=MAX_BATCH, cap=True,
-         help="Samples per training minibatch."),
-    Knob("opt", "Optimizer", "choice", "sgd", choices=OPTIMIZERS),
-    Knob("lr", "Learning rate", "float", 0.05, lo=1e-6, hi=10.0, log=True),
-)  # fmt: skip
-
-
-def all_knobs(n: int) -> tuple[Knob, ...]:
-    """Every knob of the page with ``n`` configuration slots."""
-    slots = [k for i in range(1, n + 1) for k in slot_knobs(i, SLOT_DEFAULTS[i - 1])]
-    return (*GLOBAL_KNOBS, *slots)
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A one-click setup from the course notes: the configurations to load and why."""
-
-    name: str
-    configs: tuple[FlowConfig, ...]
-    story: str
-
-
-_SIG_SMALL = FlowConfig(activation="sigmoid", init="normal", scale=0.1)
-_RELU_BIG = FlowConfig(activation="relu", init="normal", scale=1.0)
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset("Linear W = 1.5·I", (FlowConfig(50, 32, "linear", "identity", 1.5),),
-               "Y = W[L]···W[1]X with W = 1.5·I: gradients grow as 1.5^(L-l) toward the input."),
-        Preset("Linear W = 0.5·I", (FlowConfig(50, 32, "linear", "identity", 0.5),),
-               "W = 0.5·I: gradients shrink as 0.5^(L-l) toward the input."),
-        Preset("Deep sigmoid, small init", (_SIG_SMALL,),
-               "σ' ≤ 0.25 and small weights: each layer multiplies the gradient by < 1."),
-        Preset("ReLU, large init", (_RELU_BIG,),
-               "N(0, 1) weights on 64 units: each layer multiplies the signal by ~√32."),
-        Preset("ReLU, huge init (overflow)", (replace(_RELU_BIG, depth=200, scale=10.0),),
-               "σ = 10 over 200 layers: activations pass 1.8e308 and overflow float64."),
-        Preset("Fix: He init", (_RELU_BIG, replace(_RELU_BIG, init="he_normal")),
-               "He init, Var(W) = 2/fan_in, keeps the ReLU signal's scale layer to layer."),
-        Preset("Fix: Xavier for tanh",
-               (FlowConfig(activation="tanh", init="normal"),
-                FlowConfig(activation="tanh", init="xavier_normal")),
-               "Xavier init, Var(W) = 2/(fan_in+fan_out), keeps tanh out of saturation."),
-        Preset("Fix: residual", (_SIG_SMALL, replace(_SIG_SMALL, residual=True)),
-               "Skips add an identity path: ∂L/∂h_l = ∂L/∂h_{l+1} + (branch)."),
-        Preset("Fix: clipping", (_RELU_BIG, replace(_RELU_BIG, clip=1.0)),
-               "Clipping caps the update's size; the profile's shape stays."),
-        Preset("Compare the classics", SLOT_DEFAULTS[:3],
-               "sigmoid + normal vs relu + He vs tanh + Xavier."),
-    )
-}  # fmt: skip
+DEFAULT_SPEC = DataSpec()
 
 
 # ------------------------------------------------------------------------- profiles
@@ -329,18 +190,120 @@ def batch_of(spec: DataSpec) -> tuple[np.ndarray, np.ndarray, Dataset]:
     return data.X_train[: spec.batch], data.y_train[: spec.batch], data
 
 
-def build_net(cfg: FlowConfig, data: Dataset, seed: int) -> tuple[MLP, str]:
-    """The MLP of ``cfg`` for ``data`` and its loss name (cross-entropy or MSE)."""
+class Draws:
+    """Standard-normal draws ``z`` per ``(layer, shape)`` for one seed, drawn once, shared.
+
+    ``get`` is thread-safe: the first caller draws (``layer_rng(seed, layer)``, the stream
+    :func:`engine.inits.init_weight` uses), later callers get the same read-only array.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        self._z: dict[tuple, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get(self, layer: int, shape: tuple[int, int]) -> np.ndarray:
+        with self._lock:
+            z = self._z.get((layer, shape))
+            if z is None:
+                z = _inits.layer_rng(self.seed, layer).standard_normal(shape)
+                z.flags.writeable = False
+                self._z[(layer, shape)] = z
+            return z
+
+
+def build_net(
+    cfg: FlowConfig, data: Dataset, seed: int, draws: Draws | None = None
+) -> tuple[MLP, str]:
+    """The MLP of ``cfg`` for ``data`` and its loss name (cross-entropy or MSE).
+
+    With ``draws``, a :data:`SCALED_NORMAL` init fills ``W_l = z_l · std`` from the shared
+    draws, bitwise the weights ``MLP(..., init=cfg.init)`` draws itself (``rng.normal(0, s)``
+    is ``0 + s·z`` on the same stream); other inits always draw their own.
+    """
     loss = "cross_entropy" if data.task == "classification" else "mse"
     sizes = (data.n_features, *([cfg.width] * (cfg.depth - 1)), data.n_outputs)
-    net = MLP(sizes, cfg.activation, cfg.init, seed, cfg.scale, cfg.residual)
+    if draws is None or cfg.init not in SCALED_NORMAL:
+        return MLP(sizes, cfg.activation, cfg.init, seed, cfg.scale, cfg.residual), loss
+    net = MLP(sizes, cfg.activation, "zeros", seed, cfg.scale, cfg.residual)
+    net.init = cfg.init
+    slope = DEFAULT_LEAKY_SLOPE if cfg.activation == "leaky_relu" else 0.0
+    std = _inits.TARGET_STD[cfg.init]
+    for i, w in enumerate(net.weights):
+        s = std(w.shape[0], w.shape[1], float(cfg.scale), slope)
+        np.multiply(draws.get(i, w.shape), s, out=w)
     return net, loss
 
 
-def profile(cfg: FlowConfig, spec: DataSpec = DataSpec()) -> Profile:
+_MEMO: OrderedDict[tuple[FlowConfig, DataSpec], Profile] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+
+
+def profile(cfg: FlowConfig, spec: DataSpec = DEFAULT_SPEC) -> Profile:
     """One forward/backward pass at init; per-layer gradients, activation stats, theory."""
+    return profiles((cfg,), spec)[0]
+
+
+def profiles(
+    configs: Sequence[FlowConfig],
+    spec: DataSpec = DEFAULT_SPEC,
+    *,
+    parallel: bool = True,
+    memo: bool = True,
+) -> tuple[Profile, ...]:
+    """:func:`profile` of each configuration, measured concurrently (see the module docstring).
+
+    Work is split into tasks (one per configuration, plus one per sigmoid net for its spectral
+    norms) on ``min(cores, tasks)`` threads, each with ONE OpenBLAS thread
+    (:func:`engine.blas.threads`, restored afterwards). Multithreaded BLAS would speed a lone
+    configuration up on an idle machine, but on a shared one its threads wait for each other:
+    ``python -m bench.gradients`` measured 256^3 products 6.7x SLOWER on two BLAS threads than
+    on one while another process used a core; Python threads just share the cores.
+    ``parallel=False`` measures one configuration after the other on the calling thread with
+    the BLAS threads as they are and no shared draws (the reference the benchmark compares
+    with); ``memo=False`` neither reads nor fills the memo. Same numbers either way.
+    """
+    configs = tuple(configs)
+    known = {}
+    if memo:
+        with _MEMO_LOCK:
+            known = {c: _MEMO[(c, spec)] for c in configs if (c, spec) in _MEMO}
+            for c in known:
+                _MEMO.move_to_end((c, spec))
+    todo = tuple(dict.fromkeys(c for c in configs if c not in known))
+    if not todo:
+        return tuple(known[c] for c in configs)
     X, y, data = batch_of(spec)
-    net, loss_name = build_net(cfg, data, spec.seed)
+    if parallel:
+        draws = Draws(spec.seed)
+        cores = os.cpu_count() or 1
+        tasks = len(todo) + sum(_has_sigmoid_bound(c) for c in todo)
+        workers = max(1, min(cores, tasks))
+        with blas.threads(1), ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(_measure, c, X, y, data, spec.seed, draws, pool) for c in todo]
+            fresh = [f.result() for f in futures]
+    else:
+        fresh = [_measure(c, X, y, data, spec.seed, None, None) for c in todo]
+    known.update(zip(todo, fresh, strict=True))
+    if memo:
+        with _MEMO_LOCK:
+            for c, p in zip(todo, fresh, strict=True):
+                _MEMO[(c, spec)] = p
+            while len(_MEMO) > MEMO_SIZE:
+                _MEMO.popitem(last=False)
+    return tuple(known[c] for c in configs)
+
+
+def _has_sigmoid_bound(cfg: FlowConfig) -> bool:
+    return cfg.activation == "sigmoid" and not cfg.residual and cfg.depth > 1
+
+
+def _measure(cfg, X, y, data, seed, draws, pool) -> Profile:
+    """The :class:`Profile` of one configuration (runs on a worker thread of :func:`profiles`)."""
+    net, loss_name = build_net(cfg, data, seed, draws)
+    spectral = None
+    if pool is not None and _has_sigmoid_bound(cfg) and cfg.depth > 2:
+        spectral = pool.submit(_spectral_norms, net.weights[1:-1])
     if data.task != "classification":
         y = y.reshape(-1, 1)
     L = net.n_layers
@@ -366,7 +329,12 @@ def profile(cfg: FlowConfig, spec: DataSpec = DataSpec()) -> Profile:
     with np.errstate(all="ignore"):
         stats = _diag.activation_stats(cache.activations, cfg.activation, cache.pre_activations)
         std = np.array([_safe_std(h) for h in cache.hidden])  # of h_l: after the skip
-    return Profile(
+    if spectral is not None:
+        # run it here if no worker has picked it up yet (never wait on a queued task: with
+        # every worker waiting like this, nothing would run it)
+        spectral = _spectral_norms(net.weights[1:-1]) if spectral.cancel() else spectral.result()
+    th = None if over else theory(cfg, net, X, g, a_grad[-1], factor, spectral)
+    return _frozen_profile(
         config=cfg,
         loss=float(loss),
         weight_grad=w_raw * factor,
@@ -378,14 +346,33 @@ def profile(cfg: FlowConfig, spec: DataSpec = DataSpec()) -> Profile:
         overflow_layer=over,
         overflow_where=where,
         clip_factor=factor,
-        theory=None if over else theory(cfg, net, X, g, a_grad[-1], factor),
+        theory=th,
         hist=_histograms(cache.hidden, g.activations[:-1]) if L > 1 else None,
         forward_norm=np.array([safe_norm(h) for h in (*cache.hidden, out)]) if over else None,
     )
 
 
-def theory(cfg: FlowConfig, net: MLP, X: np.ndarray, g, out_norm: float, factor: float = 1.0):
-    """The :class:`Theory` for ``cfg`` (see the module docstring), or None where none applies."""
+def _frozen_profile(**fields) -> Profile:
+    """A :class:`Profile` whose arrays are read-only (the memo shares it between sessions)."""
+    for v in fields.values():
+        if isinstance(v, np.ndarray):
+            v.flags.writeable = False
+    return Profile(**fields)
+
+
+def theory(
+    cfg: FlowConfig,
+    net: MLP,
+    X: np.ndarray,
+    g,
+    out_norm: float,
+    factor: float = 1.0,
+    spectral: np.ndarray | None = None,
+) -> Theory | None:
+    """The :class:`Theory` for ``cfg`` (see the module docstring), or None where none applies.
+
+    ``spectral``: ``‖W_l‖₂`` of the hidden-to-hidden weights ``W_2..W_{L-1}`` if already known.
+    """
     L = cfg.depth
     k = np.arange(1, L + 1)
     if cfg.activation == "linear" and cfg.init == "identity" and not cfg.residual:
@@ -398,11 +385,11 @@ def theory(cfg: FlowConfig, net: MLP, X: np.ndarray, g, out_norm: float, factor:
             xt_dout = safe_norm(X.T @ g.activations[-1])
             weight = np.full(L, c ** (L - 1) * xt_dout * factor)
         return Theory("exact", f"theory: c^(L-l) with c = {c:g}", act, weight)
-    if cfg.activation == "sigmoid" and not cfg.residual and L > 1:
-        hidden = net.weights[1:-1]  # W_2..W_{L-1}: square hidden-to-hidden maps
-        spec = _spectral_norms(np.stack(hidden)) if hidden else np.empty(0)
+    if _has_sigmoid_bound(cfg):
+        if spectral is None:
+            spectral = _spectral_norms(net.weights[1:-1])  # W_2..W_{L-1}: square hidden maps
         # ∂L/∂a_{L-1} = ∂L/∂Y W_Lᵀ (no σ'), then ¼·‖W_l‖₂ per sigmoid layer below it
-        gains = np.concatenate([0.25 * spec, [np.linalg.norm(net.weights[-1], 2)]])
+        gains = np.concatenate([0.25 * spectral, [np.linalg.norm(net.weights[-1], 2)]])
         bound = np.empty(L)
         bound[-1] = out_norm
         bound[:-1] = out_norm * np.cumprod(gains[::-1])[::-1]
@@ -410,13 +397,18 @@ def theory(cfg: FlowConfig, net: MLP, X: np.ndarray, g, out_norm: float, factor:
     return None
 
 
-def _spectral_norms(W: np.ndarray) -> np.ndarray:
-    """``(k,)`` largest singular values of a stack ``(k, n, n)``: sqrt(λ_max(WᵀW)).
+def _spectral_norms(weights: Sequence[np.ndarray]) -> np.ndarray:
+    """``(k,)`` largest singular values of ``k`` square matrices: sqrt(λ_max(WᵀW)).
 
     The Gram matrices' symmetric eigensolver is faster than an SVD of ``W`` and as accurate
     for the top singular value (relative error ~1e-15).
     """
-    gram = np.matmul(W.transpose(0, 2, 1), W)
+    if not len(weights):
+        return np.empty(0)
+    n = weights[0].shape[1]
+    gram = np.empty((len(weights), n, n))
+    for w, out in zip(weights, gram, strict=True):
+        np.matmul(w.T, w, out=out)
     return np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0))
 
 
@@ -435,202 +427,3 @@ def _histograms(hidden: Sequence[np.ndarray], grads: Sequence[np.ndarray]):
             act_bins=ab,
             grad_bins=gb,
         )
-
-
-# ------------------------------------------------------------------------- diagnosis
-@dataclass(frozen=True)
-class Fix:
-    """A suggested change: its button label, the fixed configuration and why it helps."""
-
-    label: str
-    config: FlowConfig
-    why: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Plain-language diagnosis: ``kind`` in healthy/vanishing/exploding/overflow/dead."""
-
-    kind: str
-    headline: str
-    evidence: tuple[str, ...]
-    fixes: tuple[Fix, ...]
-
-
-def _ratio(v: np.ndarray) -> float:
-    """First-layer over last-layer value (the input end over the output end)."""
-    return float(v[0] / v[-1]) if v.size and v[-1] > 0 else math.nan
-
-
-def diagnose(p: Profile) -> Verdict:
-    """Verdict with the numbers behind it, and one-click fixes (see thresholds above)."""
-    cfg, L = p.config, p.config.depth
-    fixes = _fixes(cfg)
-    if p.overflow_layer is not None:
-        what = "activations" if p.overflow_where == "forward" else "gradients"
-        grown = np.nanmax(p.act_std[: max(p.overflow_layer - 1, 1)]) if L > 1 else math.nan
-        ev = (
-            f"The {p.overflow_where} pass {what} exceed float64's largest value (1.8e308) "
-            f"at layer {p.overflow_layer} of {L}; nothing past it is a number.",
-        )
-        if math.isfinite(grown):
-            ev += (f"The activation std had already reached {grown:.3g} before that.",)
-        return Verdict("overflow", f"Overflowed at layer {p.overflow_layer}", ev, fixes)
-    ra = _ratio(p.act_grad)  # the back-propagated signal: what "flows"
-    # weight gradients compared over layers with an activation derivative (not the output)
-    rw = _ratio(p.weight_grad_raw[:-1]) if L > 2 else _ratio(p.weight_grad_raw)
-    per_layer = ra ** (1 / (L - 1)) if L > 1 and ra > 0 else math.nan
-    ev = [
-        f"‖∂L/∂a_1‖ / ‖∂L/∂a_{L}‖ = {ra:.3g}"
-        + (f" (×{per_layer:.3g} per layer on average)" if math.isfinite(per_layer) else "")
-        + f"; ‖∂L/∂W_1‖ / ‖∂L/∂W_{max(L - 1, 1)}‖ = {rw:.3g}.",
-    ]
-    sat = float(np.nanmax(p.saturated)) if np.isfinite(p.saturated).any() else math.nan
-    dead = float(np.nanmax(p.dead)) if np.isfinite(p.dead).any() else math.nan
-    if math.isfinite(sat) and sat >= SATURATED_FRACTION:
-        layer = int(np.nanargmax(p.saturated)) + 1
-        ev.append(f"Up to {sat:.0%} of {cfg.activation} units are saturated (layer {layer}).")
-    if cfg.clip > 0:
-        ev.append(
-            f"Clipping at {cfg.clip:g} scales every ‖∂L/∂W_l‖ by {p.clip_factor:.3g}: the "
-            "update stays bounded, but the profile's shape does not change."
-        )
-    if ra > EXPLODE_RATIO:
-        kind, head = "exploding", f"Exploding: layer 1 gets {ra:.3g}× the output's gradient"
-    elif ra < VANISH_RATIO or rw < VANISH_RATIO:
-        r = ra if ra < VANISH_RATIO else rw
-        kind, head = "vanishing", f"Vanishing: layer 1 gets {r:.3g}× the gradient near the output"
-    elif math.isfinite(dead) and dead >= DEAD_FRACTION:
-        layer = int(np.nanargmax(p.dead)) + 1
-        kind, head = "dead", f"Dead units: {dead:.0%} of layer {layer}'s ReLUs never fire"
-    else:
-        kind, head = "healthy", "Healthy: gradients stay within 100× across layers"
-        fixes = ()
-    if cfg.clip > 0 and kind == "exploding":
-        head += " (clipped: updates capped)"
-    return Verdict(kind, head, tuple(ev), fixes)
-
-
-def _fixes(cfg: FlowConfig) -> tuple[Fix, ...]:
-    """The notes' remedies that change something about ``cfg``."""
-    out = []
-    if cfg.activation in ("sigmoid", "tanh"):
-        relu = replace(cfg, activation="relu", init="he_normal", scale=1.0)
-        out.append(Fix("ReLU + He init", relu, "ReLU's derivative is 1 where active."))
-        if cfg.activation == "tanh" and (cfg.init, cfg.scale) != ("xavier_normal", 1.0):
-            out.append(
-                Fix(
-                    "Xavier init",
-                    replace(cfg, init="xavier_normal", scale=1.0),
-                    "Var(W) = 2/(fan_in+fan_out) keeps tanh near its linear range.",
-                )
-            )
-    if cfg.activation in ("relu", "leaky_relu") and (cfg.init, cfg.scale) != ("he_normal", 1.0):
-        out.append(
-            Fix(
-                "He init",
-                replace(cfg, init="he_normal", scale=1.0),
-                "Var(W) = 2/fan_in keeps the ReLU signal's scale.",
-            )
-        )
-    if cfg.activation == "relu":
-        out.append(
-            Fix(
-                "Leaky ReLU",
-                replace(cfg, activation="leaky_relu"),
-                "A small negative slope keeps units from dying.",
-            )
-        )
-    if cfg.init == "identity" and cfg.scale != 1.0:
-        out.append(Fix("W = 1·I", replace(cfg, scale=1.0), "c = 1: c^(L-l) = 1 at every layer."))
-    if cfg.activation == "linear" and cfg.init != "identity":
-        out.append(
-            Fix(
-                "Orthogonal init",
-                replace(cfg, init="orthogonal", scale=1.0),
-                "Orthogonal W preserves norms exactly in a linear net.",
-            )
-        )
-    if not cfg.residual and cfg.depth > 2:
-        out.append(
-            Fix(
-                "Residual",
-                replace(cfg, residual=True),
-                "Skips give the gradient an identity path around each layer.",
-            )
-        )
-    if cfg.clip == 0:
-        out.append(
-            Fix("Clip at 1", replace(cfg, clip=1.0), "Caps the update size (not the shape).")
-        )
-    return tuple(out)
-
-
-# ------------------------------------------------------------------------- training
-def train_config(cfg: FlowConfig, spec: DataSpec, steps: int, optimizer: str, lr: float):
-    """The :class:`engine.trainer.Config` that trains ``cfg`` for (at least) ``steps`` steps."""
-    n = max(DATASETS[spec.dataset].n_samples, math.ceil(spec.batch / 0.7) + 1)
-    per_epoch = math.ceil(round(n * 0.7) / spec.batch)
-    return Config(
-        dataset=spec.dataset, n_samples=n, data_seed=spec.seed,
-        hidden=(cfg.width,) * (cfg.depth - 1),
-        activation=cfg.activation, init=cfg.init, init_scale=cfg.scale, residual=cfg.residual,
-        optimizer=optimizer, hparams={"lr": lr}, grad_clip=cfg.clip or None,
-        epochs=max(1, math.ceil(steps / per_epoch)), batch_size=spec.batch, seed=spec.seed,
-        record_grad_norms=True,
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class TrainingView:
-    """What :meth:`FlowTraining.publish` returns: labels and one History per configuration."""
-
-    labels: tuple[str, ...]
-    histories: tuple
-    steps: int
-
-
-class FlowTraining:
-    """Train several configurations in lockstep for exactly ``steps`` steps (a job task).
-
-    ``publish()`` returns a :class:`TrainingView`; a configuration that diverges stops alone
-    (its heatmap row ends there) and the others go on.
-    """
-
-    def __init__(self, configs, spec: DataSpec, steps: int, optimizer: str = "sgd", lr=0.05):
-        self.labels = tuple(c.label() for c in configs)
-        first = Trainer(train_config(configs[0], spec, steps, optimizer, lr))
-        self.trainers = [first] + [
-            Trainer(train_config(c, spec, steps, optimizer, lr), dataset=first.data)
-            for c in configs[1:]
-        ]
-        self.steps = int(steps)
-        self.total_steps = self.steps * len(self.trainers)
-
-    def _left(self, t: Trainer) -> bool:
-        return not t.done and t.steps_done < self.steps
-
-    @property
-    def steps_done(self) -> int:
-        return sum(t.steps_done if self._left(t) else self.steps for t in self.trainers)
-
-    @property
-    def epoch(self) -> int:
-        return max(t.epoch for t in self.trainers)
-
-    @property
-    def done(self) -> bool:
-        return not any(self._left(t) for t in self.trainers)
-
-    @property
-    def divergence(self) -> str | None:
-        msgs = [t.divergence for t in self.trainers]
-        return "; ".join(msgs) if all(msgs) else None
-
-    def step(self) -> None:
-        for t in self.trainers:
-            if self._left(t):
-                t.step()
-
-    def publish(self) -> TrainingView:
-        return TrainingView(self.labels, tuple(t.publish() for t in self.trainers), self.steps)

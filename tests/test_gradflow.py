@@ -64,6 +64,48 @@ def test_no_theory_where_none_applies():
     assert gf.profile(res, SPEC).theory is None
 
 
+# ------------------------------------------------------------------ fast path: pool, shared draws
+@pytest.mark.parametrize("init", gf.SCALED_NORMAL)
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_shared_draws_give_bitwise_the_weights_the_network_draws_itself(init, activation):
+    cfg = gf.FlowConfig(4, 8, activation, init, 1.7)
+    _, _, data = gf.batch_of(SPEC)
+    draws = gf.Draws(SPEC.seed)
+    other, _ = gf.build_net(gf.FlowConfig(4, 8, "tanh", "lecun", 0.3), data, SPEC.seed, draws)
+    shared, _ = gf.build_net(cfg, data, SPEC.seed, draws)  # reuses the z drawn for `other`
+    own, _ = gf.build_net(cfg, data, SPEC.seed)
+    assert shared.init == own.init == init
+    for a, b, c in zip(shared.weights, own.weights, other.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(shared.params, own.params)
+
+
+def test_parallel_profiles_equal_serial_ones_bitwise_and_are_memoized():
+    cfgs = (
+        gf.FlowConfig(12, 16, "sigmoid", "normal", 0.1),  # two spectral-norm tasks at once
+        gf.FlowConfig(9, 16, "sigmoid", "xavier_normal"),
+        gf.FlowConfig(12, 16, "relu", "he_normal"),
+        gf.FlowConfig(12, 16, "linear", "identity", 1.5),
+        gf.FlowConfig(12, 16, "tanh", "orthogonal"),
+    )
+    spec = gf.DataSpec("moons", 48, 3)
+    fast = gf.profiles(cfgs, spec, memo=False)
+    slow = gf.profiles(cfgs, spec, parallel=False, memo=False)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.config == b.config
+        for field in ("weight_grad", "act_grad", "act_std", "saturated", "dead"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        if b.theory is not None:
+            np.testing.assert_array_equal(a.theory.act_grad, b.theory.act_grad)
+    first = gf.profiles(cfgs[:2], spec)
+    again = gf.profiles(cfgs[1::-1], spec)  # order follows the request; memo hits are shared
+    assert again[0] is first[1] and again[1] is first[0]
+    assert gf.profile(cfgs[0], spec) is first[0]
+    with pytest.raises(ValueError):
+        first[0].act_grad[0] = 1.0  # shared between sessions: read-only
+
+
 # ------------------------------------------------------------------ per-layer statistics
 def test_sigmoid_small_normal_vanishes_and_he_relu_stays_within_10x():
     sig = gf.profile(preset("Deep sigmoid, small init"), gf.DataSpec())
