@@ -148,7 +148,7 @@ GLOBAL_KNOBS: tuple[Knob, ...] = (
          help=f"How many configurations to overlay (up to {MAX_CONFIGS})."),
     Knob("data", "Dataset", "choice", "moons", choices=tuple(DATASETS)),
     Knob("batch", "Batch at init", "int", 256, lo=1, hi=MAX_BATCH, cap=True,
-         help="Samples in the at-init batch and in each training minibatch."),
+         help="Samples in the batch measured at initialization."),
     Knob("seed", "Seed", "int", 0, lo=0, hi=2**31 - 1, help="Seeds the weights and the data."),
     Knob("steps", "Training steps", "int", 200, lo=1, hi=MAX_STEPS, cap=True),
     Knob("tbatch", "Training batch size", "int", 32, lo=1, hi=MAX_BATCH, cap=True,

@@ -6,11 +6,14 @@ README still matches. A new page adds one entry to :data:`PAGES`.
 
 from __future__ import annotations
 
+from engine import gradflow_presets as gf
 from engine.knobs import caps_table
 from pages.common import race_config
 
 PAGES = {
     "Optimizer race": race_config.STATIC_KNOBS,
+    # every network slot i = 1..n has the same caps as slot 1 (act<i>, depth<i>, width<i>...)
+    "Gradient flow": (*gf.GLOBAL_KNOBS, *gf.slot_knobs(1, gf.SLOT_DEFAULTS[0])),
 }
 
 
