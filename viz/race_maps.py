@@ -253,6 +253,7 @@ def basin_maps_figure(
             f"Basins of attraction: {what} ({result.steps} steps, tol {fmt(result.tol)})",
             height=330 * rows + 90,
             margin={"l": 50, "r": 20, "t": 110, "b": 40},
+            clickmode="event+select",
         )
     )
     fig.add_annotation(

@@ -268,7 +268,8 @@ def sensitivity_figure(result: SensitivityResult) -> go.Figure:
     fig.update_layout(
         **base_layout(
             f"Sensitivity of {result.entry.label}: {crit.label} over learning rate × {knob.label}"
-            " (★ best, black = diverged)"
+            " (★ best, black = diverged)",
+            clickmode="event+select",
         )
     )
     fig.update_xaxes(

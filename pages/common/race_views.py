@@ -132,11 +132,23 @@ def basin_result(config: rc.RaceConfig, n: int) -> basins.BasinResult:
     )
 
 
+def _picked(key: str) -> tuple[float, float] | None:
+    """The ``customdata`` pair of the first selected point of chart ``key`` (only the selection
+    grid carries customdata). Streamlit may hand it over as a list or as an index-keyed dict."""
+    points = st.session_state.get(key, {}).get("selection", {}).get("points", [])
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, dict):
+            data = [data[k] for k in sorted(data, key=lambda k: int(k))]
+        if isinstance(data, list | tuple) and len(data) >= 2:
+            return float(data[0]), float(data[1])
+    return None
+
+
 def _on_basin_click() -> None:
-    points = st.session_state.get("basins_map", {}).get("selection", {}).get("points", [])
-    picked = [p for p in points if p.get("customdata") is not None]
+    picked = _picked("basins_map")
     if picked:
-        x, y = picked[0]["customdata"][:2]
+        x, y = picked
         st.session_state["_start_click"] = (float(x), float(y))
         st.session_state["view"] = "race"
 
@@ -197,10 +209,9 @@ def second_knob(optimizer: str, wanted: str) -> tuple[str | None, str | None]:
 
 
 def _on_sens_click(index: int, knob: str) -> None:
-    points = st.session_state.get("sens_map", {}).get("selection", {}).get("points", [])
-    picked = [p for p in points if p.get("customdata") is not None]
+    picked = _picked("sens_map")
     if picked:
-        lr, value = picked[0]["customdata"][:2]
+        lr, value = picked
         i = index + 1
         st.session_state[f"lr{i}"] = float(lr)
         st.session_state[rc.entry_key(knob, i)] = float(value)
