@@ -20,6 +20,9 @@ from viz import gradients as vg
 from viz.common import color
 
 JOB = "gradflow"
+# Charts redraw every 2 s while training (the progress line every 0.5 s): each redraw re-creates
+# the three Plotly charts in the browser (Streamlit 1.67, see pages/common/jobs.py).
+REDRAW_EVERY = 2.0
 _TAG = ("orange", "blue", "green", "violet")  # Streamlit colour names nearest the palette
 _BOX = {"healthy": "success", "vanishing": "warning", "dead": "warning"}
 
@@ -181,7 +184,12 @@ with train_tab:
         name="gradient flow",
         start_label="Start training",
     )
-    pj.live_job(JOB, _draw, empty="Press **Start training**; the heatmap fills as steps arrive.")
+    pj.live_job(
+        JOB,
+        _draw,
+        redraw_every=REDRAW_EVERY,
+        empty="Press **Start training**; the heatmap fills as steps arrive.",
+    )
 with act_tab:
     st.plotly_chart(vg.activation_panel())
     st.caption(

@@ -17,6 +17,17 @@ A page that trains in the background does three things::
   while paused (so the idle timeout does not stop a paused job whose page is open), not at
   all once finished. When the job finishes, the fragment triggers one full rerun so the
   buttons and the rest of the page catch up, and polling ends.
+* Flicker: Streamlit 1.67 derives a Plotly chart's element id from its spec and the browser
+  keys the chart on that id, so a figure whose data changed is a NEW chart: the old one is
+  unmounted and the new one plotted from scratch (Playwright: the page's ``.js-plotly-plot``
+  count swung 7 -> 10 -> 7 on every poll, three charts re-created each time; a chart with a
+  fixed id does not update at all, so no page-side key can avoid it; upstream:
+  streamlit/streamlit#16052). Hence the progress/status line and the charts are TWO
+  fragments: the status polls every ``every`` seconds and never touches the charts; the
+  charts redraw every ``redraw_every`` seconds (default: with the status), and a poll that
+  finds the same snapshot rebuilds the same specs, which the browser keeps mounted. The status
+  fragment always emits the same slots (progress, status line, error) so nothing below it
+  moves when the job's state changes.
 * The worker never calls ``st.*``; the page only reads immutable snapshots.
 
 AppTest does not tick ``run_every``: the pure helpers (:func:`poll_interval`,
@@ -168,39 +179,56 @@ def live_job(
     epochs: int | None = None,
     every: float = POLL_EVERY,
     paused_every: float = PAUSED_EVERY,
+    redraw_every: float | None = None,
     empty: str = "Press **Start** to train; results appear here as they come in.",
 ) -> Snapshot | None:
     """Progress, status, error box and ``draw(snapshot)`` for slot ``key``, updated live.
 
-    Runs as a fragment that reruns every ``every`` s only while the job is active (see the
-    module docstring). Returns the snapshot of this (full) run, or None with no job.
+    Two fragments (see the module docstring): the status reruns every ``every`` s and the
+    drawing every ``max(every, redraw_every)`` s, only while the job is active. Returns the
+    snapshot of this (full) run, or None with no job.
     """
     job = session_jobs().get(key)
     if job is None:
         st.info(empty, icon=":material/model_training:")
         return None
-    interval = poll_interval(job.status, every, paused_every)
+    status = job.status
+    interval = poll_interval(status, every, paused_every)
+    chart_every = every if redraw_every is None else max(every, redraw_every)
+    chart_interval = poll_interval(status, chart_every, max(paused_every, chart_every))
 
     @st.fragment(run_every=interval)
-    def _live() -> None:
+    def _status() -> None:
         snap = job.snapshot()
         render_status(snap, epochs)
-        if draw is not None and snap.history is not None:
-            draw(snap)
         if interval is not None and snap.status.finished:
             st.rerun()  # once: the full run sees a finished job and stops polling
 
-    _live()
+    @st.fragment(run_every=chart_interval)
+    def _charts() -> None:
+        snap = job.snapshot()
+        if draw is not None and snap.history is not None:
+            draw(snap)
+
+    _status()
+    _charts()
     return job.snapshot()
 
 
 def render_status(snap: Snapshot, epochs: int | None = None) -> None:
-    """Progress bar with epoch/ETA, the status line, and the error box if the job failed."""
-    if snap.status is not Status.QUEUED:
-        st.progress(min(max(snap.progress, 0.0), 1.0), text=progress_text(snap, epochs))
+    """Progress bar with epoch/ETA, the status line, and the error box if the job failed.
+
+    Always the same three slots in the same order (an empty slot where there is nothing to
+    say), so a state change (queued -> running -> done) never shifts what comes after.
+    """
+    bar, line, error = st.empty(), st.empty(), st.empty()
+    if snap.status is Status.QUEUED:
+        bar.progress(0.0, text="queued")
+    else:
+        bar.progress(min(max(snap.progress, 0.0), 1.0), text=progress_text(snap, epochs))
     kind, text = status_box(snap)
     if snap.status not in (Status.RUNNING, Status.DONE):
-        getattr(st, kind)(text)
+        getattr(line, kind)(text)
     if snap.error:
-        with st.expander("Error details (traceback)", expanded=False):
+        with error.container(), st.expander("Error details (traceback)", expanded=False):
             st.code(snap.error, language="text")
