@@ -35,6 +35,8 @@ from engine.knobs import Knob
 from pages.common.ui import ensure_router
 
 _NOTES = "_urlstate_notes"  # session-state key: warnings waiting for the clean rerun
+_SHOWN = "_urlstate_shown"  # session-state key: the warnings sanitize() showed on its last run
+_STICKY = "_urlstate_sticky"  # session-state key: {page key: (warnings, signature)}
 
 
 def serialize(knob: Knob, value: Any) -> str:
@@ -105,9 +107,46 @@ def sanitize(knobs: Sequence[Knob]) -> dict[str, Any]:
         st.session_state[_NOTES] = notes
         st.rerun()
     st.session_state.pop(_NOTES, None)
-    for note in dict.fromkeys(notes):  # de-duplicated, in order
+    shown = list(dict.fromkeys(notes))  # de-duplicated, in order
+    st.session_state[_SHOWN] = shown
+    for note in shown:
         st.warning(note, icon=":material/warning:")
     return values
+
+
+def notes() -> list[str]:
+    """The repair warnings the last :func:`sanitize` call showed (de-duplicated, in order).
+
+    Empty when every value was valid. Call it after :func:`sanitize` in the same run.
+    """
+    return list(st.session_state.get(_SHOWN, []))
+
+
+def sticky_notes(signature: Any, key: str) -> list[str]:
+    """Keep :func:`sanitize`'s repair warnings on screen while the repaired settings stay.
+
+    :func:`sanitize` shows a warning on one run only (the clean rerun after the URL repair).
+    A page whose background job triggers more full reruns (e.g. when the job finishes) would
+    lose it at once. Call this after :func:`sanitize` with ``signature``, any comparable value
+    standing for the settings (e.g. the page's config), and ``key``, the page's name: the
+    warnings of the run that repaired the URL are shown again on every later run while
+    ``signature`` is unchanged, and forgotten as soon as it changes. Returns the warnings
+    shown again (empty on the repairing run itself: :func:`sanitize` showed them).
+    """
+    sticky = st.session_state.setdefault(_STICKY, {})
+    fresh = notes()
+    if fresh:
+        sticky[key] = (fresh, signature)
+        return []
+    if key not in sticky:
+        return []
+    kept, repaired = sticky[key]
+    if repaired != signature:
+        del sticky[key]
+        return []
+    for note in kept:
+        st.warning(note, icon=":material/warning:")
+    return list(kept)
 
 
 def _write_url(fixes: dict[str, tuple[str, Any]]) -> bool:
