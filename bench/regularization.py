@@ -10,12 +10,31 @@ Prints (medians of a few repeats, measured in this run on this machine):
   (what one live poll of the page draws and sends).
 
 Targets (the issue): first chart <= 1 s, whole comparison <= 10 s, figure JSON <= 2 MB.
+
+``python -m bench.regularization --browser [--repeats N] [--query "n=300&epochs=1000"]``
+measures what a visitor sees instead: it starts ``streamlit run app.py``, opens
+/regularization in headless Chromium (1280x800, a fresh browser context per load: no cache,
+a new session, so the first visit's auto-started comparison) and records, from the
+navigation start, with a MutationObserver in the page: *interactive* (the sidebar's first
+input is shown), *first chart* (the first drawn Plotly chart), *hero* (the weight histogram
+drawn) and *finished* (the progress line says epoch E/E and the final-weights download is
+enabled, i.e. the page has redrawn the finished run), plus the main thread's long-task time.
+The Optimizer race page is loaded the same way in the same run as a reference for the
+machine's load. Targets: hero <= 1-2 s after interactive, finished <= 10 s.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import time
+import urllib.request
+from pathlib import Path
 
 from engine import reg_geometry as rg
 from engine import reg_lab as rl
@@ -90,7 +109,123 @@ def _figures() -> dict[str, tuple[float, int]]:
     return out
 
 
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Runs in the page before its scripts: timestamps (ms since navigation start) of what shows.
+TIMELINE_JS = """
+window.__t = {}; window.__longtask = 0;
+const mark = (k) => { if (!(k in window.__t)) window.__t[k] = performance.now(); };
+const check = () => {
+  if (document.querySelector('[data-testid="stSidebar"] input')) mark('interactive');
+  if (document.querySelector('.js-plotly-plot .main-svg')) mark('chart');
+  for (const p of document.querySelectorAll('.js-plotly-plot')) {
+    const t = p.querySelector('.gtitle');
+    if (t && t.textContent.startsWith('Weights of')) mark('hero');
+  }
+  const bar = document.querySelector('[data-testid="stProgress"]');
+  const m = bar && bar.innerText.match(/epoch (\\d+)\\/(\\d+)/);
+  const b = [...document.querySelectorAll('button')]
+    .find(b => b.innerText.includes('Final weights'));
+  if (m && m[1] === m[2] && b && !b.disabled) mark('finished');
+};
+new MutationObserver(check).observe(document, {subtree: true, childList: true,
+  characterData: true, attributes: true});
+new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longtask += e.duration; })
+  .observe({type: 'longtask', buffered: true});
+"""
+
+
+@contextlib.contextmanager
+def _server():
+    """``streamlit run app.py`` on a free port; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    cmd += ["--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _load(browser, url: str, until: str, timeout: float = 120.0) -> dict[str, float]:
+    """Open ``url`` in a fresh context; seconds from navigation start to each mark."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.add_init_script(TIMELINE_JS)
+        page.goto(url)
+        page.wait_for_function(f"() => '{until}' in window.__t", timeout=timeout * 1000)
+        marks = page.evaluate("window.__t")
+        marks["longtask"] = page.evaluate("window.__longtask")
+        return {k: v / 1000 for k, v in marks.items()}
+    finally:
+        context.close()
+
+
+def browser_main(repeats: int, query: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores shared by the team)")
+    with _server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        _load(browser, f"{url}/regularization?{query}", "finished")  # warm the server up
+        reg, race = [], []
+        for _ in range(repeats):
+            reg.append(_load(browser, f"{url}/regularization?{query}", "finished"))
+            race.append(_load(browser, f"{url}/race", "chart"))
+        browser.close()
+
+    def med(runs: list[dict[str, float]], key: str, minus: str | None = None) -> str:
+        values = [r[key] - (r[minus] if minus else 0.0) for r in runs if key in r]
+        return f"{statistics.median(values):6.2f} s" if values else "     —"
+
+    print(f"/regularization?{query}: median of {repeats} fresh loads (s from navigation)")
+    print(f"  interactive (sidebar input shown) : {med(reg, 'interactive')}")
+    print(f"  first chart drawn                 : {med(reg, 'chart')}")
+    print(f"  hero histogram drawn              : {med(reg, 'hero')}")
+    print(
+        f"    ... after interactive           : {med(reg, 'hero', 'interactive')}"
+        "   (target <= 1-2 s)"
+    )
+    print(f"  finished run drawn                : {med(reg, 'finished')}   (target <= 10 s)")
+    print(f"  main-thread long tasks            : {med(reg, 'longtask')}")
+    print("/race (reference, same run): ")
+    print(f"  interactive                       : {med(race, 'interactive')}")
+    print(f"  first chart drawn                 : {med(race, 'chart')}")
+    print(f"    ... after interactive           : {med(race, 'chart', 'interactive')}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--browser", action="store_true", help="time the page in Chromium")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--query", default="", help="URL query of the page, e.g. epochs=1000")
+    args = parser.parse_args()
+    if args.browser:
+        browser_main(args.repeats, args.query)
+    else:
+        sync_main()
+
+
+def sync_main() -> None:
     threads = set_threads(1)
     print(f"OpenBLAS single-threaded: {threads}")
     lab = rl.DEFAULT_LAB

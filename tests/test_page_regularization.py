@@ -8,6 +8,7 @@ the finished results, exactly what the page's polling fragment does on its last 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -45,7 +46,15 @@ def _finish(at, timeout: float = 60.0):
 
 
 def _metrics(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """{variant label: value} of the sparsity metrics (labels are coloured Markdown)."""
+    return {re.fullmatch(r":color\[\*\*(.*)\*\*\]\{.*\}", m.label)[1]: m.value for m in at.metric}
+
+
+def _share_zero(value: str) -> int:
+    """91 from "91% :small[exactly zero]" (it reads "91% exactly zero")."""
+    m = re.fullmatch(r"(\d+)% :small\[exactly zero\]", value)
+    assert m, value
+    return int(m[1])
 
 
 def test_default_page_trains_and_shows_l1_sparsity(open_page):
@@ -56,18 +65,42 @@ def test_default_page_trains_and_shows_l1_sparsity(open_page):
     assert not at.exception
     metrics = _metrics(at)
     assert list(metrics) == ["none", "L1 proximal λ=0.02", "L2 λ=0.02", "dropout p=0.5"]
-    share = {label: int(value.split("%")[0]) for label, value in metrics.items()}
+    share = {label: _share_zero(value) for label, value in metrics.items()}
     assert share["L1 proximal λ=0.02"] >= 50
     assert share["none"] == 0 and share["L2 λ=0.02"] == 0
-    keys = {c.proto.id for c in at.get("plotly_chart")}
-    assert len(at.get("plotly_chart")) >= 5, keys  # histogram, loss, sparsity, geometry, paths
-    table = at.dataframe[0].value
-    best = dict(zip(table["variant"], table["best val loss"].astype(float), strict=True))
+    metric = next(m for m in at.metric if "L1 proximal" in m.label)
+    assert re.fullmatch(r"\|w\| < 0\.001: \d+%", metric.proto.delta), metric.proto.delta
+    charts = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+    assert charts == {"hist", "loss", "geometry"}  # the open tab's; closed ones are lazy
+    table = _table(at)
+    best = {row["variant"]: float(row["best val loss"]) for row in table}
     assert best["L1 proximal λ=0.02"] < best["none"]
     assert best["L2 λ=0.02"] < best["none"]
     assert len(at.get("download_button")) == 2
     assert at.code, "the share link is missing"
-    assert at.latex, "the formulas are missing"
+    assert not at.latex, "the formulas load only when their expander opens"
+    # the lazy parts run when opened
+    at.session_state["reg_tab"] = "Sparsity over epochs"
+    at.session_state["reg_paths"] = True
+    at.session_state["reg_math"] = True
+    at = at.run()
+    assert not at.exception
+    charts = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+    assert charts == {"hist", "sparsity", "geometry", "paths"}
+    assert at.latex
+
+
+def _table(at) -> list[dict[str, str]]:
+    """The rows of the results' Markdown table, variant names without their colour markup."""
+    text = next(m.value for m in at.markdown if m.value.startswith("| variant"))
+    head, _, *rows = text.splitlines()
+    columns = [c.strip() for c in head.strip("|").split("|")]
+    out = []
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        name = re.fullmatch(r":color\[\*\*(.*)\*\*\]\{.*\}", cells[0])
+        out.append(dict(zip(columns, [name[1] if name else cells[0], *cells[1:]], strict=True)))
+    return out
 
 
 def test_url_restores_the_comparison(open_page):
@@ -128,8 +161,7 @@ def test_a_diverging_variant_is_reported_and_the_others_finish(open_page):
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
     assert "L2 λ=100" in errors and "diverged" in errors
-    table = at.dataframe[0].value
-    status = dict(zip(table["variant"], table["status"], strict=True))
+    status = {row["variant"]: row["status"] for row in _table(at)}
     assert status["none"] == "finished 100 epochs"
 
 
@@ -165,3 +197,13 @@ def test_bad_url_values_warn_and_fall_back(open_page, key, raw):
     warnings = " ".join(w.value for w in at.warning)
     assert f"{key}={raw}" in warnings
     assert at.query_params.get(key) != raw  # the URL holds the safe value (or none: default)
+
+
+def test_url_repair_warnings_stay_until_the_settings_change(open_page):
+    at = open_page(PAGE, p4="0")
+    assert any("p4=0" in w.value for w in at.warning)
+    at = _finish(at)  # the job's end triggers another full run: the warning stays
+    assert any("p4=0" in w.value for w in at.warning)
+    at.number_input(key="lr").set_value(0.01)
+    at = at.run()  # other settings than the repaired ones: it has done its job
+    assert not any("p4=0" in w.value for w in at.warning)

@@ -74,3 +74,18 @@ def test_exports(runs):
         first.w.to_numpy().reshape(50, 32),
         runs[1].final[runs[1].history.weight_slices[0]].reshape(50, 32),
     )
+
+
+def test_live_histogram_is_the_same_epoch_without_frames(runs):
+    hs, labels = [r.history for r in runs], [r.label for r in runs]
+    full = vr.histogram_figure(hs, labels, 0, 60)
+    light = vr.histogram_figure(hs, labels, 0, 60, animate=False)
+    assert not light.frames and not light.layout.sliders and not light.layout.updatemenus
+    for a, b in zip(full.data, light.data, strict=True):  # the same bars, on the same bins
+        assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
+    assert any("epoch 60 (live)" in a.text for a in light.layout.annotations)
+    # any snapshot epoch, not only the animation's subsampled frames
+    mid = vr.histogram_figure(hs, labels, 0, 29, animate=False)
+    assert any("epoch 29 (live)" in a.text for a in mid.layout.annotations)
+    assert light.layout.height == full.layout.height  # the chart keeps its size when it ends
+    assert len(light.to_json()) < len(full.to_json()) / 3

@@ -127,29 +127,37 @@ def histogram_figure(
     epoch: int,
     log_count: bool = False,
     layer_name: str = "",
+    animate: bool = True,
 ) -> go.Figure:
     """Overlaid weight histograms of every variant at ``epoch``, on shared bins, with a play
-    button and slider over the snapshot epochs (≤ :data:`MAX_FRAMES` frames)."""
+    button and slider over the snapshot epochs (≤ :data:`MAX_FRAMES` frames).
+
+    ``animate=False`` draws the one epoch only (no frames, no play button or slider; a note
+    holds their place so the chart keeps its size): the light version a live page redraws
+    on every poll while training runs (a tenth of the build time and of the JSON).
+    """
     histories = list(histories)
     # every snapshot epoch of any run: a run that stopped early stays at its last snapshot
     epochs = sorted({e for h in histories for e in h.snapshots})
     if not epochs:
         return empty_figure("No weight snapshot yet.", "Weight histogram")
-    if len(epochs) > MAX_FRAMES:
+    if animate and len(epochs) > MAX_FRAMES:
         keep = np.unique(np.linspace(0, len(epochs) - 1, MAX_FRAMES).round().astype(int))
         epochs = [epochs[i] for i in keep]
     shown = min(epochs, key=lambda e: (abs(e - epoch), -e))
     bins = rl.histogram_bins(histories, layer)
+    if not animate:
+        epochs = [shown]
     sets = {e: rl.weight_histograms(histories, e, layer, bins) for e in epochs}
     fig = go.Figure(_hist_traces(sets[shown], labels))
-    fig.frames = [_frame(sets[e], e, labels) for e in epochs]
+    if animate:
+        fig.frames = [_frame(sets[e], e, labels) for e in epochs]
     ymax = max(max(int(h.counts.max()) for h in s.hists if h is not None) for s in sets.values())
     yaxis = {"title": "count (log scale)" if log_count else "count"}
     if log_count:
         yaxis.update(type="log", range=[-0.1, np.log10(max(ymax, 1)) + 0.35], dtick=1)
     else:
         yaxis.update(range=[0, ymax * 1.12])
-    frame_args = {"frame": {"duration": 250, "redraw": True}, "transition": {"duration": 0}}
     what = layer_name or ("all layers" if layer is None else f"layer {layer + 1}")
     fig.update_layout(
         **base_layout(f"Weights of {what}: all variants on shared bins"),
@@ -157,9 +165,36 @@ def histogram_figure(
         bargap=0,
         xaxis={"title": "weight value w"},
         yaxis=yaxis,
-        height=470,
+        height=440,
         annotations=_spike_labels(sets[shown], labels),
-        updatemenus=[
+    )
+    fig.update_layout(
+        margin={"l": 140, "t": 72, "b": 120},
+        meta={"note": bins.note + " Hatched spike at 0: the weights that are exactly 0."},
+    )
+    if animate:
+        fig.update_layout(**_player(epochs, shown))
+    else:
+        fig.add_annotation(
+            text=f"epoch {shown} (live) · ▶ Play and the epoch slider appear when training ends",
+            x=0.0,
+            y=0.0,
+            xref="paper",
+            yref="paper",
+            yshift=-80,
+            xanchor="left",
+            yanchor="top",
+            showarrow=False,
+            font={"size": 13},
+        )
+    return fig
+
+
+def _player(epochs: Sequence[int], shown: int) -> dict:
+    """Layout for the histogram's ▶ Play / pause buttons and epoch slider (one step a frame)."""
+    frame_args = {"frame": {"duration": 250, "redraw": True}, "transition": {"duration": 0}}
+    return {
+        "updatemenus": [
             {
                 "type": "buttons",
                 "showactive": False,
@@ -167,7 +202,7 @@ def histogram_figure(
                 "y": 0.0,
                 "xanchor": "right",
                 "yanchor": "top",
-                "pad": {"r": 10, "t": 75},
+                "pad": {"r": 10, "t": 62},
                 "direction": "left",
                 "buttons": [
                     {
@@ -183,15 +218,15 @@ def histogram_figure(
                 ],
             }
         ],
-        sliders=[
+        "sliders": [
             {
-                "active": epochs.index(shown),
+                "active": list(epochs).index(shown),
                 "x": 0.0,
                 "len": 1.0,
                 "y": 0.0,
                 "xanchor": "left",
                 "yanchor": "top",
-                "pad": {"t": 55, "b": 10},
+                "pad": {"t": 42, "b": 10},
                 "currentvalue": {"prefix": "epoch ", "xanchor": "right"},
                 "steps": [
                     {
@@ -203,12 +238,7 @@ def histogram_figure(
                 ],
             }
         ],
-    )
-    fig.update_layout(
-        margin={"l": 140, "b": 140},
-        meta={"note": bins.note + " Hatched spike at 0: the weights that are exactly 0."},
-    )
-    return fig
+    }
 
 
 # ------------------------------------------------------------------------------ loss curves
@@ -396,6 +426,16 @@ def _ball(kind: str, size: float, n: int = 200) -> tuple[np.ndarray, np.ndarray]
     return x * scale, y * scale
 
 
+# the axes are where a weight is 0: drawn clearly (the L1 optimum lands on one)
+_AXIS_LINE = {"zeroline": True, "zerolinewidth": 2, "zerolinecolor": "#888888"}
+
+
+def _tint(hex_color: str, alpha: float) -> str:
+    """``"#RRGGBB"`` as ``"rgba(r, g, b, alpha)"`` (a see-through fill of a palette colour)."""
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
 def geometry_figure(
     problem: TwoWeightProblem, lam: float, lam_max: float = 2.0, extent: float = 2.2
 ) -> go.Figure:
@@ -433,7 +473,9 @@ def geometry_figure(
                 x=bx,
                 y=by,
                 mode="lines",
-                line={"color": c, "width": 1.5, "dash": "dot"},
+                line={"color": c, "width": 2.5, "dash": "dash"},
+                fill="toself",
+                fillcolor=_tint(c, 0.12),
                 name=f"{name} ball through the optimum",
                 hoverinfo="skip",
             )
@@ -475,13 +517,13 @@ def geometry_figure(
             legend={"orientation": "h", "x": 0, "y": -0.15, "xanchor": "left", "yanchor": "top"},
             margin={"l": 60, "r": 20, "t": 50, "b": 40},
         ),
-        xaxis={"title": "w1", "range": [-extent, extent], "zeroline": True, "constrain": "domain"},
+        xaxis={"title": "w1", "range": [-extent, extent], "constrain": "domain", **_AXIS_LINE},
         yaxis={
             "title": "w2",
             "range": [-extent, extent],
             "scaleanchor": "x",
-            "zeroline": True,
             "constrain": "domain",
+            **_AXIS_LINE,
         },
         height=620,
     )

@@ -11,11 +11,23 @@ from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-HIST = "document.querySelectorAll('.js-plotly-plot')[0]"
-# The histogram's latest animation frame = the latest weight snapshot epoch it shows (-1: none).
-LAST_FRAME = (
-    f"(() => {{ const h = {HIST}; const f = h && h._transitionData && h._transitionData._frames;"
-    " return f && f.length ? Number(f[f.length - 1].name) : -1; })()"
+# The weight histogram (the hero), found by its title (the newest if a redraw overlaps).
+HIST = (
+    "[...document.querySelectorAll('.js-plotly-plot')].filter(p => p.layout &&"
+    " String(p.layout.title && p.layout.title.text).includes('Weights of')).pop()"
+)
+# The latest weight snapshot epoch it shows (-1: none). While training it draws one epoch and
+# says so ("epoch 120 (live) ..."); once finished it animates: its last frame is the last epoch.
+SHOWN = (
+    f"(() => {{ const h = {HIST}; if (!h) return -1;"
+    " const f = h._transitionData && h._transitionData._frames;"
+    " if (f && f.length) return Number(f[f.length - 1].name);"
+    " const a = (h.layout.annotations || []).find(a => / \\(live\\)/.test(a.text));"
+    " return a ? Number(a.text.match(/epoch (\\d+)/)[1]) : -1; })()"
+)
+LIVE = (
+    f"(() => {{ const h = {HIST}; const t = h && h._transitionData;"
+    " return !!h && !((t && t._frames) || []).length; })()"
 )
 
 
@@ -35,12 +47,13 @@ def test_training_updates_the_histogram_live_and_finishes(app_url, page):
     # 300 samples, 1000 epochs: ~70k minibatch steps, long enough to watch it train
     page.goto(f"{app_url}/regularization?n=300&epochs=1000")
     # the first visit starts the comparison; the histogram appears while it trains
-    page.wait_for_function(f"() => {LAST_FRAME} >= 0")
-    shown_a = page.evaluate(f"() => {LAST_FRAME}")
+    page.wait_for_function(f"() => {SHOWN} >= 0")
+    shown_a = page.evaluate(f"() => {SHOWN}")
     epoch_a, total = _progress(page)
     assert total == 1000 and shown_a < total, "the run should still be going"
+    assert page.evaluate(f"() => {LIVE}"), "while training, the light (frame-less) histogram"
     # a later poll redraws the histogram with later weight snapshots
-    page.wait_for_function(f"() => {LAST_FRAME} > {shown_a}", timeout=60_000)
+    page.wait_for_function(f"() => {SHOWN} > {shown_a}", timeout=60_000)
     assert _progress(page)[0] >= epoch_a
     _no_exception(page)
     # ... and the run finishes: 100 %, the final-weights download becomes available
@@ -57,7 +70,10 @@ def test_training_updates_the_histogram_live_and_finishes(app_url, page):
     )
     text = page.locator('[data-testid="stMetric"]').all_inner_texts()
     l1 = next(t for t in text if t.startswith("L1 proximal"))
-    assert int(re.search(r"(\d+)% = 0", l1).group(1)) >= 50
+    assert int(re.search(r"(\d+)%\s+exactly zero", l1).group(1)) >= 50, l1
+    assert re.search(r"\|w\| < 0\.001: \d+%", l1), l1
+    # finished: the histogram animates over the snapshot epochs, up to the last
+    page.wait_for_function(f"() => {SHOWN} === 1000")
     _no_exception(page)
     page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "regularization.png"))
@@ -76,7 +92,7 @@ def test_bad_url_values_warn_instead_of_crashing(app_url, page):
     page.goto(f"{app_url}/regularization?l1_2=-1&p4=0&data=mnist&epochs=20")
     alerts = page.locator('[data-testid="stAlert"]')
     alerts.first.wait_for()
-    page.wait_for_function(f"() => {LAST_FRAME} >= 0")
+    page.wait_for_function(f"() => {SHOWN} >= 0")
     text = " ".join(alerts.all_inner_texts())
     for shown in ("l1_2=-1", "p4=0", "data=mnist"):
         assert shown in text
