@@ -298,7 +298,10 @@ export = st.container()
 live_view.await_job(pj.session_jobs().get(JOB))
 with results:
     snap = pj.live_job(
-        JOB, draw, epochs=lab.base.epochs, every=live_view.poll_every(live_view.last_draw_seconds())
+        JOB,
+        draw,
+        epochs=lab.base.epochs,
+        redraw_every=live_view.poll_every(live_view.last_draw_seconds()),
     )
 
 # --- 5. sharing and export ---------------------------------------------------------------------

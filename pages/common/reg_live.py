@@ -14,8 +14,10 @@ poll (a chart whose spec changes gets a new element id), so the first chart appe
   the view options) in the session, so the job-end rerun, the fragment's last tick and any
   later rerun (a slider elsewhere on the page) reuse them: the same object gives the same
   spec, which the browser keeps mounted instead of re-plotting.
-* **Throttle.** :func:`poll_every`: never poll faster than ``factor`` times the last live
-  draw took, so drawing takes at most ``1/factor`` of the time.
+* **Throttle.** :func:`poll_every` (the charts' ``redraw_every`` of
+  ``pages.common.jobs.live_job``; the progress line polls on its own, cheaply): never redraw
+  faster than ``factor`` times the last live draw took, so drawing takes at most
+  ``1/factor`` of the time.
 * **Short runs land finished.** :func:`await_job`: a run whose ETA is within ~1.5 s (the
   default comparison) is waited for, so the page draws each chart once, final, instead of a
   live version and then the final one (the browser is still busy loading the page's
