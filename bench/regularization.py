@@ -7,7 +7,8 @@ Prints (medians of a few repeats, measured in this run on this machine):
   publication with a trained epoch, time to the first chart (that publication plus building
   the histogram figure from it) and time to finish;
 * the page's figures for the finished run: build time and JSON size of each and in total
-  (what one live poll of the page draws and sends).
+  (the live polls draw only the one-epoch histogram and the open tab's chart, see
+  pages/common/reg_live.py).
 
 Targets (the issue): first chart <= 1 s, whole comparison <= 10 s, figure JSON <= 2 MB.
 
@@ -85,6 +86,7 @@ def _figures() -> dict[str, tuple[float, int]]:
     xs, ys, pts = rl.boundary_grid(task.data)
     builders = {
         "histogram (animated)": lambda: vr.histogram_figure(hs, labels, 0, 200),
+        "histogram (live, 1 epoch)": lambda: vr.histogram_figure(hs, labels, 0, 200, animate=False),
         "loss curves": lambda: vr.loss_figure(hs, labels),
         "sparsity": lambda: vr.sparsity_figure(curves, labels, "layer 1"),
         "decision regions (moons)": lambda: vr.boundary_figure(

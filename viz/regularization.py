@@ -474,8 +474,9 @@ def geometry_figure(
                 y=by,
                 mode="lines",
                 line={"color": c, "width": 2.5, "dash": "dash"},
-                fill="toself",
-                fillcolor=_tint(c, 0.12),
+                # shade the diamond only: its corners on the axes are the point
+                fill="toself" if kind == "l1" else "none",
+                fillcolor=_tint(c, 0.15),
                 name=f"{name} ball through the optimum",
                 hoverinfo="skip",
             )
