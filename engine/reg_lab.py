@@ -30,7 +30,7 @@ from engine.diagnostics import Bins, Histogram, histogram, shared_bins
 from engine.history import History
 from engine.nn import MLP
 from engine.regularizers import L1_METHODS
-from engine.trainer import Config, Trainer
+from engine.trainer import Config, Trainer, TrainerGroup
 
 MAX_VARIANTS = 4
 MAX_SNAPSHOTS = 100  # weight snapshots kept per variant (the histogram slider's frames)
@@ -214,12 +214,13 @@ class VariantRun:
     config: Config
 
 
-class TwinRuns:
+class TwinRuns(TrainerGroup):
     """All variants of a :class:`LabConfig` as ONE step-wise job task (engine.jobs.StepTask).
 
-    One dataset object is generated once and shared (read-only) by every trainer; each
-    :meth:`step` runs one minibatch of every unfinished variant. The task counts as diverged
-    only when every variant has; a single diverged variant is reported in its history.
+    A :class:`engine.trainer.TrainerGroup` (variants advance in lockstep, one minibatch each
+    per :meth:`step`) over trainers that share one dataset object, generated once and
+    read-only. The task counts as diverged only when every variant has; a single diverged
+    variant is reported in its history. Each variant's final parameters are kept as it ends.
     """
 
     def __init__(self, lab: LabConfig, dataset: Dataset | None = None):
@@ -228,22 +229,9 @@ class TwinRuns:
         self.data = dataset or make_dataset(
             b.dataset, b.n_samples, b.noise, b.data_seed, b.val_fraction, **b.data_options
         )
-        self.trainers = [Trainer(c, self.data) for c in lab.configs()]
+        super().__init__([Trainer(c, self.data) for c in lab.configs()])
         self.labels = lab.labels()
-        self.total_steps = sum(t.total_steps for t in self.trainers)
         self._final: list[np.ndarray | None] = [None] * len(self.trainers)
-
-    @property
-    def steps_done(self) -> int:
-        return sum(t.total_steps if t.done else t.steps_done for t in self.trainers)
-
-    @property
-    def epoch(self) -> int:
-        return max(t.epoch for t in self.trainers)
-
-    @property
-    def done(self) -> bool:
-        return all(t.done for t in self.trainers)
 
     @property
     def divergence(self) -> str | None:
@@ -255,13 +243,12 @@ class TwinRuns:
         return f"finished: {self.epoch} epochs"
 
     def step(self) -> None:
+        super().step()
         for i, t in enumerate(self.trainers):
-            if not t.done:
-                t.step()
-                if t.done:
-                    final = t.net.params.astype(np.float64)  # a copy
-                    final.flags.writeable = False
-                    self._final[i] = final
+            if t.done and self._final[i] is None:
+                final = t.net.params.astype(np.float64)  # a copy
+                final.flags.writeable = False
+                self._final[i] = final
 
     def run(self) -> tuple[VariantRun, ...]:
         """Train to the end synchronously (tests, benchmarks) and return :meth:`publish`."""
