@@ -192,7 +192,7 @@ DEFAULT_VARIANTS = (
     Variant("none"),
     Variant("l1", l1=0.02, method="proximal"),
     Variant("l2", l2=0.02),
-    Variant("dropout", keep_prob=0.5),
+    Variant("dropout", keep_prob=0.7),
 )
 DEFAULT_LAB = LabConfig(DEFAULT_BASE, DEFAULT_VARIANTS)
 

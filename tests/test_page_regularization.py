@@ -64,7 +64,7 @@ def test_default_page_trains_and_shows_l1_sparsity(open_page):
     at = _finish(at)
     assert not at.exception
     metrics = _metrics(at)
-    assert list(metrics) == ["none", "L1 proximal λ=0.02", "L2 λ=0.02", "dropout p=0.5"]
+    assert list(metrics) == ["none", "L1 proximal λ=0.02", "L2 λ=0.02", "dropout p=0.7"]
     share = {label: _share_zero(value) for label, value in metrics.items()}
     assert share["L1 proximal λ=0.02"] >= 50
     assert share["none"] == 0 and share["L2 λ=0.02"] == 0
