@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, is_nonzero, unit_closed
+from .base import EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, unit_closed
 
 
 class Adadelta(Optimizer):
@@ -40,16 +40,14 @@ class Adadelta(Optimizer):
     buffers: ClassVar[tuple[str, ...]] = ("square_avg", "acc_delta")
 
     def _prepare(self) -> None:
-        self._use_wd = is_nonzero(self.hparams["weight_decay"])
+        super()._prepare()
         self._one_minus_rho = 1 - self.hparams["rho"]
 
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         hp = self.hparams
         rho, eps = hp["rho"], hp["eps"]
         state["step"] += 1
-        g = grad
-        if self._use_wd:
-            g = g + hp["weight_decay"] * params
+        g = self._weight_decay_(params, grad)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho
         square_avg += (self._one_minus_rho * g) * g

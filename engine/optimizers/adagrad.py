@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, is_nonzero, nonneg
+from .base import EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, nonneg
 
 
 class Adagrad(Optimizer):
@@ -50,9 +50,6 @@ class Adagrad(Optimizer):
     )
     buffers: ClassVar[tuple[str, ...]] = ("sum",)
 
-    def _prepare(self) -> None:
-        self._use_wd = is_nonzero(self.hparams["weight_decay"])
-
     def init(self, params: np.ndarray) -> dict:
         state = super().init(params)
         state["sum"] += self.hparams["initial_accumulator_value"]
@@ -61,9 +58,7 @@ class Adagrad(Optimizer):
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         hp = self.hparams
         state["step"] += 1
-        g = grad
-        if self._use_wd:
-            g = g + hp["weight_decay"] * params
+        g = self._weight_decay_(params, grad)
         clr = hp["lr"] / (1 + (state["step"] - 1) * hp["lr_decay"])
         state_sum = state["sum"]
         state_sum += g * g

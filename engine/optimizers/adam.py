@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import BETA_RULES, EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, is_nonzero, lerp_
+from .base import BETA_RULES, EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, lerp_
 
 
 class Adam(Optimizer):
@@ -51,8 +51,8 @@ class Adam(Optimizer):
     decoupled_weight_decay: ClassVar[bool] = False
 
     def _prepare(self) -> None:
+        super()._prepare()
         beta1, beta2 = self.hparams["betas"]
-        self._use_wd = is_nonzero(self.hparams["weight_decay"])
         self._one_minus_beta1 = 1 - beta1
         self._one_minus_beta2 = 1 - beta2
 
@@ -66,12 +66,7 @@ class Adam(Optimizer):
         lr = hp["lr"]
         state["step"] += 1
         step = state["step"]
-        g = grad
-        if self._use_wd:
-            if self.decoupled_weight_decay:
-                params *= 1 - lr * hp["weight_decay"]
-            else:
-                g = g + hp["weight_decay"] * params
+        g = self._weight_decay_(params, grad, decoupled=self.decoupled_weight_decay)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, g, self._one_minus_beta1)
         exp_avg_sq *= beta2

@@ -16,6 +16,7 @@ run ``k`` independent optimizers in one call (same for ``momentum``, ``betas`` i
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -86,7 +87,7 @@ def _as_number(raw: Any) -> Number:
     return arr
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class. Subclasses set ``name``, ``defaults``, ``rules``, ``flags``, ``buffers``
     and implement ``step_``.
 
@@ -140,7 +141,11 @@ class Optimizer:
             raise ValueError(message.format(repr(raw) if isinstance(raw, str) else raw)) from None
 
     def _prepare(self) -> None:
-        """Derive whatever ``step_`` needs from ``self.hparams`` (once, not per step)."""
+        """Derive whatever ``step_`` needs from ``self.hparams`` (once, not per step).
+
+        Subclasses that derive more call ``super()._prepare()`` first.
+        """
+        self._use_wd = is_nonzero(self.hparams.get("weight_decay", 0.0))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hparams.items())
@@ -191,9 +196,24 @@ class Optimizer:
         self.step_(new_params, np.asarray(grad), new_state)
         return new_params, new_state
 
+    @abstractmethod
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         """One update IN PLACE: mutates ``params`` and the buffers of ``state``."""
-        raise NotImplementedError
+
+    def _weight_decay_(self, params: np.ndarray, grad: np.ndarray, decoupled: bool = False):
+        """torch's ``weight_decay``, shared by every optimizer; returns the gradient to use.
+
+        Coupled (L2 in the gradient): :math:`g \\leftarrow g + \\lambda\\theta` (a new array;
+        ``grad`` is never written). Decoupled (AdamW, NAdam's switch):
+        :math:`\\theta \\leftarrow \\theta(1 - \\gamma\\lambda)` in place, ``grad`` unchanged.
+        """
+        if not self._use_wd:
+            return grad
+        wd = self.hparams["weight_decay"]
+        if decoupled:
+            params *= 1 - self.hparams["lr"] * wd
+            return grad
+        return grad + wd * params
 
 
 def _check(rule: Rule, value: Number) -> None:

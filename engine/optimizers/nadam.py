@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import BETA_RULES, EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, is_nonzero, lerp_, nonneg
+from .base import BETA_RULES, EPS_RULE, LR_RULE, WD_RULE, Optimizer, Rule, lerp_, nonneg
 
 
 class NAdam(Optimizer):
@@ -57,8 +57,8 @@ class NAdam(Optimizer):
     buffers: ClassVar[tuple[str, ...]] = ("exp_avg", "exp_avg_sq")
 
     def _prepare(self) -> None:
+        super()._prepare()
         beta1, beta2 = self.hparams["betas"]
-        self._use_wd = is_nonzero(self.hparams["weight_decay"])
         self._one_minus_beta1 = 1 - beta1
         self._one_minus_beta2 = 1 - beta2
 
@@ -74,12 +74,7 @@ class NAdam(Optimizer):
         state["step"] += 1
         step = state["step"]
         bias_correction2 = 1 - beta2**step
-        g = grad
-        if self._use_wd:
-            if hp["decoupled_weight_decay"]:
-                params *= 1 - lr * hp["weight_decay"]
-            else:
-                g = g + hp["weight_decay"] * params
+        g = self._weight_decay_(params, grad, decoupled=hp["decoupled_weight_decay"])
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
         mu_product = state["mu_product"] * mu

@@ -53,9 +53,9 @@ class RMSprop(Optimizer):
     )
 
     def _prepare(self) -> None:
+        super()._prepare()
         hp = self.hparams
         self._use_momentum = is_nonzero(hp["momentum"])
-        self._use_wd = is_nonzero(hp["weight_decay"])
         self._one_minus_alpha = 1 - hp["alpha"]
 
     def buffer_names(self) -> tuple[str, ...]:
@@ -69,9 +69,7 @@ class RMSprop(Optimizer):
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         hp = self.hparams
         state["step"] += 1
-        g = grad
-        if self._use_wd:
-            g = g + hp["weight_decay"] * params
+        g = self._weight_decay_(params, grad)
         square_avg = state["square_avg"]
         square_avg *= hp["alpha"]
         square_avg += (self._one_minus_alpha * g) * g

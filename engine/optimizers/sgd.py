@@ -51,12 +51,12 @@ class SGD(Optimizer):
     )
 
     def _prepare(self) -> None:
+        super()._prepare()
         hp = self.hparams
         momentum, dampening = hp["momentum"], hp["dampening"]
         if hp["nesterov"] and (np.any(np.asarray(momentum) <= 0) or is_nonzero(dampening)):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         self._use_momentum = is_nonzero(momentum)
-        self._use_wd = is_nonzero(hp["weight_decay"])
         if isinstance(momentum, np.ndarray):
             # torch ignores dampening where momentum == 0; so must the vectorized sweep.
             dampening = np.where(momentum == 0, 0.0, dampening)
@@ -68,9 +68,7 @@ class SGD(Optimizer):
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         hp = self.hparams
         state["step"] += 1
-        g = grad
-        if self._use_wd:
-            g = g + hp["weight_decay"] * params
+        g = self._weight_decay_(params, grad)
         if self._use_momentum:
             momentum = hp["momentum"]
             buf = state["momentum_buffer"]
