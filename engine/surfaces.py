@@ -504,5 +504,5 @@ def from_formula(text: str, domain=((-5.0, 5.0), (-5.0, 5.0)), minimum=None) -> 
         minima=minima,
         min_value=min_value,
         default_start=(float(start[0]), float(start[1])),
-        note=f"Your formula: {formula.text}",
+        note=f"Your formula: `{formula.text}`",  # code span: * must not become italics
     )

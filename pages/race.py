@@ -39,6 +39,7 @@ st.caption(
 fresh = "surface" not in st.session_state
 if fresh and "formula" in st.query_params and "surface" not in st.query_params:
     st.query_params["surface"] = rc.CUSTOM
+    st.rerun()  # a URL-bound widget reads the URL as the run started: let it see "custom"
 
 
 # --- 1. validate every URL value before any widget reads it ------------------------------
