@@ -93,6 +93,14 @@ def test_sensitivity_click_races_with_that_setting(app_url, page):
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def test_formula_only_link_selects_the_custom_surface(app_url, page):
+    _open(page, app_url, "")  # a warm server: no first-visit router rerun to hide the bug
+    _open(page, app_url, "?formula=x**2%20%2B%203*y**2")
+    page.wait_for_function(f"() => {PLOT}.length >= 1 && {PLOT}[0]._transitionData")
+    assert page.get_by_role("combobox", name="Surface").input_value() == "custom"
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
 def test_formula_typed_by_hand_goes_into_the_url_and_errors_point_at_the_column(app_url, page):
     _open(page, app_url, "?formula=x%20%2B%20foo(y)")
     page.get_by_text("Your formula was rejected").wait_for()
