@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine import optimizers, race, surfaces, tuning
@@ -377,16 +377,11 @@ def entry_knobs(i: int, preset: str, surface_name: str) -> tuple[Knob, ...]:
         default = default_lr(surface_name, preset) if knob.key == "lr" else knob.default
         default = flat.get(knob.key, default)
         out.append(
-            Knob(
-                entry_key(knob.key, i),
-                f"Racer {i} {knob.label}",
-                knob.kind,
-                default,
-                lo=knob.lo,
-                hi=knob.hi,
-                choices=knob.choices,
-                log=knob.log,
-                help=knob.help,
+            replace(
+                knob,
+                key=entry_key(knob.key, i),
+                label=f"Racer {i} {knob.label}",
+                default=default,
                 cap=False,
                 extra={"hparam": knob.key, "short_label": knob.label},
             )
