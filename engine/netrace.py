@@ -1,0 +1,419 @@
+"""The optimizer race on a real network: the race page's racers train one small MLP each.
+
+Pure NumPy. :class:`NetRaceConfig` names the data, the network, the schedule and the racers
+(optimizer name + torch hyperparameters, exactly the race page's). :class:`NetRace` is ONE
+background-job task (:class:`engine.trainer.TrainerGroup`, the lockstep the Regularization
+lab's twin runs use): every racer's :class:`engine.trainer.Trainer` shares the dataset object
+and the seed, so all start from the **same initial weights** and see the **same minibatch
+order** (each trainer's shuffle stream is ``SeedSequence(seed)``'s, identical across racers);
+one :meth:`NetRace.step` advances each racer by one minibatch.
+
+Recorded per racer, besides the trainer's history (per-step minibatch loss, per-epoch
+train/validation loss and accuracy): its parameter trajectory θ_t at ``0, k, 2k, ...`` and the
+last step, ``k = ceil(steps / (max_points − 1))`` so at most ``max_points`` points are kept
+(the landscape's PCA and the animation's frames use them), and at the same steps the median
+per-coordinate learning rate ``lr / (√v̂ + ε)`` of optimizers that keep a second moment
+(Adagrad's running sum, RMSProp's and Adam's averages): the quantity whose monotone shrink is
+Adagrad's stall.
+
+Learning rates: the race page's default rates are tuned for 2D surfaces (Rosenbrock's
+SGD rate 1.5e-3 barely moves a network in 60 epochs; Adagrad's 0.5 is wild). The network view
+has its own per-racer rate knobs whose defaults come from :data:`NETWORK_LRS` (per preset family,
+chosen on the default moons network so every racer moves visibly); the other hyperparameters are
+the sidebar racers' own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import landscape as ls
+from engine.datasets import Dataset, make_dataset
+from engine.history import Growable, History
+from engine.landscape import DEFAULT_MEMORY_BUDGET as DEFAULT_MEMORY_BUDGET_BYTES
+from engine.landscape import NetShape
+from engine.trainer import Config, Trainer, TrainerGroup
+
+MAX_RACERS = 6
+DEFAULT_MAX_POINTS = 121
+
+# Default learning rate per optimizer preset on the network (moons, 2-16-16-2 tanh, batch 32,
+# 60 epochs): each racer visibly improves, none diverges, and their order is telling.
+NETWORK_LRS: dict[str, float] = {
+    "SGD": 0.1,
+    "Momentum": 0.02,
+    "Momentum (EMA)": 0.1,
+    "Momentum (notes, v0 = 0)": 0.1,
+    "Nesterov": 0.02,
+    "RMSProp": 3e-3,
+    "Adagrad": 0.05,
+    "Adam": 5e-3,
+    "Adam (no bias correction)": 5e-3,
+    "AdamW": 5e-3,
+    "NAdam": 5e-3,
+    "Adadelta": 1.0,
+}
+
+
+def network_lr(preset: str) -> float:
+    """The network view's default rate for ``preset`` (unknown presets: 0.01)."""
+    return NETWORK_LRS.get(preset, 0.01)
+
+
+@dataclass(frozen=True)
+class Racer:
+    """One racer: legend label, optimizer registry name and hyperparameters (sorted items)."""
+
+    label: str
+    optimizer: str
+    hparams: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class NetRaceConfig:
+    """Everything that determines a network race (hashable: it keys caches and jobs).
+
+    ``dataset``/``n_samples``/``noise``/``data_seed``/``data_options``: the data
+    (engine.datasets); ``hidden``/``activation``: the MLP; ``epochs``/``batch_size``/``seed``:
+    the schedule (``seed`` = initial weights and batch order, shared by every racer);
+    ``racers``; ``max_points``: trajectory points kept per racer.
+    """
+
+    racers: tuple[Racer, ...]
+    dataset: str = "moons"
+    n_samples: int | None = None
+    noise: float | None = None
+    data_seed: int = 0
+    data_options: tuple[tuple[str, Any], ...] = ()
+    hidden: tuple[int, ...] = (16, 16)
+    activation: str = "tanh"
+    epochs: int = 60
+    batch_size: int = 32
+    seed: int = 0
+    max_points: int = DEFAULT_MAX_POINTS
+
+    def __post_init__(self):
+        if not 1 <= len(self.racers) <= MAX_RACERS:
+            raise ValueError(f"Invalid number of racers: {len(self.racers)} (1..{MAX_RACERS})")
+        if not (isinstance(self.max_points, int) and self.max_points >= 2):
+            raise ValueError(f"Invalid max_points value: {self.max_points!r} (need an int >= 2)")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+
+    def trainer_config(self, racer: Racer) -> Config:
+        """The trainer config of one racer (evaluated every epoch, no regularization)."""
+        return Config(
+            dataset=self.dataset,
+            n_samples=self.n_samples,
+            noise=self.noise,
+            data_seed=self.data_seed,
+            data_options=dict(self.data_options),
+            hidden=self.hidden,
+            activation=self.activation,
+            optimizer=racer.optimizer,
+            hparams=dict(racer.hparams),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            eval_every=1,
+        )
+
+    def make_data(self) -> Dataset:
+        return make_dataset(
+            self.dataset, self.n_samples, self.noise, self.data_seed, 0.3, **dict(self.data_options)
+        )
+
+
+@dataclass(frozen=True)
+class RacerRun:
+    """What one racer has produced so far (arrays read-only).
+
+    ``history``: the trainer's :class:`engine.history.History`; ``path_steps`` ``(T,)`` and
+    ``path`` ``(T, P)``: the recorded trajectory (finite points only: a diverged racer's path
+    ends at its last finite point); ``eff_lr`` ``(T,)``: median per-coordinate rate
+    ``lr/(√v̂+ε)`` at those steps (NaN for optimizers without a second moment; at step 0, the
+    rate of step 1); ``steps_per_epoch``; ``done``.
+    """
+
+    label: str
+    optimizer: str
+    history: History
+    path_steps: np.ndarray
+    path: np.ndarray
+    eff_lr: np.ndarray
+    steps_per_epoch: int
+    done: bool
+
+
+@dataclass(frozen=True)
+class NetRaceResult:
+    """A snapshot of the race: one :class:`RacerRun` per racer, the net's shape, the data."""
+
+    runs: tuple[RacerRun, ...]
+    shape: NetShape
+    data: Dataset
+    total_steps: int  # per racer
+
+    @property
+    def done(self) -> bool:
+        return all(r.done for r in self.runs)
+
+
+_SECOND_MOMENT = ("sum", "square_avg", "exp_avg_sq")
+
+
+def median_effective_lr(opt, state: dict) -> float:
+    """Median over coordinates of ``lr / (√v̂ + ε)`` (NaN without a second-moment state).
+
+    v̂ is Adagrad's running sum ``s``, RMSProp's ``square_avg`` (centred: minus the squared
+    mean), or Adam's ``exp_avg_sq / (1 − β₂ᵗ)`` with bias correction. Before the first step
+    (v = 0) there is no rate yet: NaN.
+    """
+    key = next((k for k in _SECOND_MOMENT if k in state), None)
+    if key is None or state.get("step", 0) == 0:
+        return math.nan
+    hp = opt.hparams
+    v = state[key]
+    if key == "square_avg" and "grad_avg" in state:
+        v = v - state["grad_avg"] ** 2
+    if key == "exp_avg_sq":
+        if "max_exp_avg_sq" in state:
+            v = state["max_exp_avg_sq"]
+        if hp.get("bias_correction", True):
+            v = v / (1.0 - hp["betas"][1] ** state["step"])
+    lr = float(np.max(hp["lr"]))
+    if key == "sum":
+        lr = lr / (1.0 + (state["step"] - 1) * float(hp.get("lr_decay", 0.0)))
+    with np.errstate(all="ignore"):
+        return float(np.median(lr / (np.sqrt(np.maximum(v, 0.0)) + float(hp["eps"]))))
+
+
+class NetRace(TrainerGroup):
+    """All racers of a :class:`NetRaceConfig` as ONE step-wise job task (lockstep)."""
+
+    def __init__(self, config: NetRaceConfig, dataset: Dataset | None = None):
+        self.config = config
+        self.data = dataset or config.make_data()
+        super().__init__([Trainer(config.trainer_config(r), self.data) for r in config.racers])
+        first = self.trainers[0]
+        self.shape = NetShape.of(first.net)
+        self.per_racer_steps = first.total_steps
+        self.stride = max(1, math.ceil(self.per_racer_steps / (config.max_points - 1)))
+        P = first.net.n_params
+        self._paths = [Growable((P,)) for _ in self.trainers]
+        self._steps = [Growable((), dtype=np.int64) for _ in self.trainers]
+        self._eff = [Growable() for _ in self.trainers]
+        self._closed = [False] * len(self.trainers)
+        for i in range(len(self.trainers)):
+            self._record(i)
+
+    def _record(self, i: int) -> None:
+        t = self.trainers[i]
+        params = t.net.params
+        if not np.all(np.isfinite(params)):
+            return
+        self._paths[i].append(params)
+        self._steps[i].append(t.steps_done)
+        self._eff[i].append(median_effective_lr(t.opt, t.opt_state))
+
+    def step(self) -> None:
+        for i, t in enumerate(self.trainers):
+            if self._closed[i]:
+                continue
+            before = t.steps_done
+            t.step()
+            if t.steps_done != before and (t.steps_done % self.stride == 0 or t.done):
+                self._record(i)
+            if t.done:
+                self._closed[i] = True
+
+    @property
+    def message(self) -> str:
+        return f"finished: {self.epoch} epochs"
+
+    @property
+    def divergence(self) -> str | None:
+        msgs = [t.divergence for t in self.trainers]
+        return "every racer diverged" if all(msgs) else None
+
+    def run(self) -> NetRaceResult:
+        """Train to the end synchronously (tests, benchmarks) and return :meth:`publish`."""
+        while not self.done:
+            self.step()
+        return self.publish()
+
+    def publish(self) -> NetRaceResult:
+        runs = []
+        for i, (t, r) in enumerate(zip(self.trainers, self.config.racers, strict=True)):
+            eff = self._eff[i].view()
+            if len(eff) > 1 and math.isnan(eff[0]):  # step 0 has no rate yet: show step 1's
+                eff = eff.copy()
+                eff[0] = eff[1]
+                eff.flags.writeable = False
+            runs.append(
+                RacerRun(
+                    label=r.label,
+                    optimizer=r.optimizer,
+                    history=t.publish(),
+                    path_steps=self._steps[i].view(),
+                    path=self._paths[i].view(),
+                    eff_lr=eff,
+                    steps_per_epoch=t.steps_per_epoch,
+                    done=t.done,
+                )
+            )
+        return NetRaceResult(tuple(runs), self.shape, self.data, self.per_racer_steps)
+
+
+def run(config: NetRaceConfig) -> NetRaceResult:
+    """Train every racer of ``config`` to the end synchronously."""
+    return NetRace(config).run()
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An estimate before work: floating-point operations and peak bytes."""
+
+    flops: float
+    peak_bytes: float
+    parts: dict = field(default_factory=dict, compare=False)
+
+
+def estimate(config: NetRaceConfig, grid: int, memory_budget: int) -> Cost:
+    """FLOPs and peak memory of training every racer and evaluating a ``grid``² landscape.
+
+    Training: per step ≈ 3 forward passes' worth (forward + backward) on a minibatch, plus a
+    whole-data evaluation per epoch; the landscape: ``grid²`` full-data forward passes plus the
+    PCA's SVD of the recorded points (``n·P²`` for ``n`` points, dominated by the grid for
+    small nets). Peak bytes: the recorded trajectories plus one landscape chunk.
+    """
+    spec_n = config.n_samples or 400
+    dims = _feature_count(config)
+    probe = NetShape((dims, *config.hidden, 2), config.activation, (), 0.01)
+    per = probe.flops_per_sample()
+    n_train = int(round(spec_n * 0.7))
+    steps_per_epoch = math.ceil(n_train / min(config.batch_size, n_train))
+    n_racers = len(config.racers)
+    train = n_racers * config.epochs * (3 * per * n_train + per * spec_n)
+    points = n_racers * config.max_points
+    svd = points * probe.n_params * min(points, probe.n_params) * 4.0
+    land = grid * grid * per * spec_n + svd
+    paths = points * probe.n_params * 8.0
+    peak = paths * 2 + min(memory_budget, grid * grid * 3 * 8 * spec_n * max(config.hidden))
+    return Cost(
+        flops=float(train + land),
+        peak_bytes=float(peak),
+        parts={"train": float(train), "landscape": float(land), "steps": steps_per_epoch},
+    )
+
+
+def _feature_count(config: NetRaceConfig) -> int:
+    options = dict(config.data_options)
+    if "n_features" in options:
+        return int(options["n_features"])
+    if config.dataset.startswith("sparse"):
+        return 50
+    return 2
+
+
+# ------------------------------------------------------------------------- the landscape
+LANDSCAPE_MODES = ("pca", "random")
+SLICE_POINTS = 41
+SLICE_RADIUS = 1.0  # t ∈ [-1, 1]: ±1 filter-norm of each neuron
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """The loss landscape of a finished race (all arrays read-only in spirit).
+
+    ``mode``: "pca" (the trajectories' plane, origin = the reference racer's final point) or
+    "random" (two filter-normalized random directions around the reference racer's final
+    point). ``alphas`` ``(n,)``, ``betas`` ``(n,)``, ``loss`` ``(n, n)`` (rows = β): the full
+    training-set loss on the grid. Per racer: ``coords`` ``(T, 2)`` projected path (PCA mode;
+    in random mode only the reference racer's end point, at the origin), ``projected_loss``
+    ``(T,)`` the loss AT the projected plane points (what the contour shows there) and
+    ``true_loss`` ``(T,)`` the loss at the real θ_t. ``slices``: per racer the 1D loss along
+    its own filter-normalized direction (same raw draw for all) at ``slice_ts``;
+    ``sharpness``: per racer, the rise within |t| ≤ 0.25.
+    """
+
+    mode: str
+    reference: int
+    plane: Any
+    alphas: np.ndarray
+    betas: np.ndarray
+    loss: np.ndarray
+    coords: tuple[np.ndarray, ...]
+    path_steps: tuple[np.ndarray, ...]
+    projected_loss: tuple[np.ndarray, ...]
+    true_loss: tuple[np.ndarray, ...]
+    slice_ts: np.ndarray
+    slices: tuple[np.ndarray, ...]
+    sharpness: tuple[float, ...]
+    excluded: tuple[int, ...]
+
+    @property
+    def explained(self) -> tuple[float, float] | None:
+        return self.plane.explained
+
+
+def landscape(
+    result: NetRaceResult,
+    *,
+    mode: str = "pca",
+    reference: int = 0,
+    grid: int = 41,
+    seed: int = 0,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET_BYTES,
+) -> Landscape:
+    """The landscape around a race's trajectories (see :class:`Landscape`).
+
+    PCA mode fits the plane to every racer's recorded points except those of racers that
+    diverged (their last finite points can be astronomically far and would become the plane
+    by themselves; they are still projected and listed in ``excluded``). The reference
+    racer must not have diverged; if it has, the first one that did not is used.
+    """
+
+    if mode not in LANDSCAPE_MODES:
+        raise ValueError(f"Unknown landscape mode {mode!r}; expected one of {LANDSCAPE_MODES}")
+    runs = result.runs
+    ok = [i for i, r in enumerate(runs) if r.history.diverged_at is None and len(r.path)]
+    if not ok:
+        ok = [i for i, r in enumerate(runs) if len(r.path)]
+    if reference not in ok:
+        reference = ok[0]
+    origin = runs[reference].path[-1]
+    X, y = result.data.X_train, result.data.y_train
+    shape = result.shape
+    if mode == "pca":
+        plane = ls.pca_plane([runs[i].path for i in ok], origin)
+        coords = tuple(plane.project(r.path) for r in runs)
+        fit = np.vstack([coords[i] for i in ok])
+        alphas, betas = ls.grid_axes(fit, grid)
+    else:
+        plane = ls.random_plane(shape, origin, seed)
+        coords = tuple(
+            np.zeros((1, 2)) if i == reference else np.empty((0, 2)) for i in range(len(runs))
+        )
+        alphas = betas = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, grid)
+    Z = ls.grid_loss(shape, plane, alphas, betas, X, y, memory_budget)
+    projected = tuple(ls.plane_loss(shape, plane, c, X, y, memory_budget) for c in coords)
+    true = tuple(ls.losses_at(shape, r.path, X, y, memory_budget) for r in runs)
+    ts = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, SLICE_POINTS)
+    raw = ls.random_directions(shape, seed + 7919, 1)[0]
+    slices = tuple(
+        ls.slice_1d(shape, r.path[-1], raw, ts, X, y, memory_budget) if len(r.path) else ts * np.nan
+        for r in runs
+    )
+    sharp = tuple(ls.sharpness(ts, s) for s in slices)
+    steps = tuple(r.path_steps if mode == "pca" else r.path_steps[-1:] for r in runs)
+    if mode == "random":
+        steps = tuple(s if i == reference else s[:0] for i, s in enumerate(steps))
+    excluded = tuple(i for i in range(len(runs)) if i not in ok)
+    return Landscape(
+        mode, reference, plane, alphas, betas, Z, coords, steps, projected, true, ts, slices,
+        sharp, excluded,
+    )  # fmt: skip
