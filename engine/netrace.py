@@ -364,7 +364,7 @@ def landscape(
     result: NetRaceResult,
     *,
     mode: str = "pca",
-    reference: int = 0,
+    reference: int | None = None,
     grid: int = 41,
     seed: int = 0,
     memory_budget: int = DEFAULT_MEMORY_BUDGET_BYTES,
@@ -373,8 +373,9 @@ def landscape(
 
     PCA mode fits the plane to every racer's recorded points except those of racers that
     diverged (their last finite points can be astronomically far and would become the plane
-    by themselves; they are still projected and listed in ``excluded``). The reference
-    racer must not have diverged; if it has, the first one that did not is used.
+    by themselves; they are still projected and listed in ``excluded``). ``reference``: the
+    racer whose final point is the origin; ``None`` = the one with the lowest final training
+    loss. It must not have diverged; if it has, the first one that did not is used.
     """
 
     if mode not in LANDSCAPE_MODES:
@@ -383,6 +384,9 @@ def landscape(
     ok = [i for i, r in enumerate(runs) if r.history.diverged_at is None and len(r.path)]
     if not ok:
         ok = [i for i, r in enumerate(runs) if len(r.path)]
+    if reference is None:
+        finals = [float(runs[i].history.train_loss[-1]) for i in ok]
+        reference = ok[int(np.argmin(finals))]
     if reference not in ok:
         reference = ok[0]
     origin = runs[reference].path[-1]
