@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.race import Entry, default_entries, run_race
+from engine.race import TOL, Entry, default_entries, run_race
 from engine.surfaces import Surface
 
 NONE = -1
@@ -29,9 +29,10 @@ MAX_GRID = 100
 """Largest start grid per side (a shared server's cap; 100 x 100 = 10,000 runs per entry)."""
 
 BASIN_STEPS = 500
-BASIN_TOL = 1e-2
-"""Default budget and radius of a basin map: long and loose enough that a run which heads for
-a minimum is counted there, so the maps show *where* runs go rather than how fast."""
+BASIN_TOL = TOL
+"""Default budget and radius of a basin map: the race's own tolerance (one number for the whole
+race page: a start counts for a minimum exactly when the leaderboard would call its run
+settled there)."""
 
 BASIN_LRS: dict[str, dict[str, float]] = {
     # SGD settles everywhere in 500 steps (0.02 would oscillate); momentum 0.9 at the same rate
@@ -242,7 +243,7 @@ def seed_cloud(
     n_seeds: int = 50,
     seed: int = 0,
     band: tuple[float, float] = (10.0, 90.0),
-    tol: float = 1e-3,
+    tol: float = TOL,
 ) -> SeedCloud:
     """Run ``entry`` from ``start`` ``n_seeds`` times with gradient noise ``σ = noise_std``.
 

@@ -276,7 +276,12 @@ def parse(text: str) -> Node:
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise FormulaError(f"syntax error: {exc.msg}", exc.offset) from None
+        column = exc.offset
+        if not column or column < 1 or column > len(text) + 1:
+            # Python reports "unexpected end" (a trailing '+', an open '(') at offset 0:
+            # the problem is where the text ends, just after its last character.
+            column = len(text) + 1
+        raise FormulaError(f"syntax error: {exc.msg}", column) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise FormulaError(f"the formula cannot be parsed: {exc}") from None
     return _Checker(text).node(tree.body, 1)

@@ -40,6 +40,18 @@ DIVERGE_WIDTHS = 10.0
 DEFAULT_STEPS = 500
 """Default number of steps of a race (the race page's default)."""
 
+TOL = 1e-3
+"""The race's tolerance: a run is "within tolerance" of a global minimum θ* when
+‖θ − θ*‖ ≤ TOL. One number for everything a race page reports (leaderboard status and
+ranking, basin maps, the tuning criteria's floors and the 'steps' criterion)."""
+
+RANK_RULE = (
+    "Ranked by: racers that settled within tolerance first, fewest steps to settle first; "
+    "then the others by final loss gap f − f* (smallest first); racers stopped by divergence "
+    "last (latest stop first)."
+)
+"""How :func:`ranking` orders racers, in words (the page shows it under the leaderboard)."""
+
 STALL_FRACTION = 0.1
 """A run that is not within ``tol`` of a minimum and moved less than ``tol`` over the last
 ``STALL_FRACTION`` of its steps is reported as "stalled"."""
@@ -68,7 +80,9 @@ class EntryResult:
         grad_norm: ``(steps+1, *batch)`` ‖∇f(θ_t)‖ (noise-free), finite everywhere; ``None``
             in a lean run.
         diverged_at: ``(*batch,)`` int, the first step whose point was bad; -1 = never.
-        steps_to_tol: ``(*batch,)`` int, first step within ``tol`` of a global minimum; -1 = never.
+        steps_to_tol: ``(*batch,)`` int, first step within ``tol`` of a global minimum (the
+            first *entry*: the run may leave again); -1 = never. ``settled_at`` is what the
+            page reports.
         final_loss: ``(*batch,)`` f at the last recorded point.
         dist_to_min: ``(*batch,)`` distance of the last point to the nearest global minimum
             (``inf``-free: NaN never appears; ``np.inf`` only if the surface has no minima).
@@ -77,9 +91,19 @@ class EntryResult:
         settled_at: ``(*batch,)`` int, the first step ``t`` from which the run stays within
             ``tol`` of one global minimum up to the end: ``‖θ_s − θ*‖ ≤ tol`` for every
             ``s ≥ t``; -1 if it does not end within ``tol`` of a minimum (or diverged).
-        status: a sentence per start ("converged at step 41", "diverged at step 7", "stalled",
-            "running"); a ``str`` for a single start, else nested lists shaped like ``batch``.
+        status: a sentence per start, true to the numbers above: "settled at step k" (within
+            ``tol`` from step k to the end), "not within 0.001 after 500 steps (distance
+            0.543)" (plus ", stalled" when it moved less than ``tol`` over the last
+            ``STALL_FRACTION`` of the steps), "diverged at step k" (grew out of reach or
+            overflowed), "stopped at step k: f is not finite there" (a non-finite region of a
+            custom formula), "ran 500 steps (no known minimum)"; a ``str`` for a single start,
+            else nested lists shaped like ``batch``.
+        nonfinite_stop: ``(*batch,)`` bool: the run was stopped at a finite point inside the
+            reach box where f or its gradient is not finite (not by growing without bound).
         state: with ``record_state=True``, ``(steps+1, *batch)`` arrays (index 0 is 0):
+            ``coordinate_lr`` ``(steps+1, *batch, 2)`` each coordinate's learning rate
+            ``lr/(√state+eps)`` used by step t (adaptive optimizers only, see
+            ``Optimizer.coordinate_lr``);
             ``update_norm`` ‖Δθ_t‖, ``effective_lr`` ‖Δθ_t‖/‖g_{t-1}‖ (g as the optimizer saw
             it), ``cos_descent`` cos∠(Δθ_t, -∇f(θ_{t-1})), and when the optimizer keeps them
             ``momentum_norm`` ‖b_t‖ (``momentum_buffer``/``exp_avg``) and ``second_moment``
@@ -101,6 +125,7 @@ class EntryResult:
     end: np.ndarray | None = None
     settled_at: np.ndarray | None = None
     state: dict[str, np.ndarray] | None = None
+    nonfinite_stop: np.ndarray | None = None
 
 
 @dataclass
@@ -111,7 +136,7 @@ class RaceResult:
     steps: int
     starts: np.ndarray
     entries: list[EntryResult]
-    tol: float = 1e-3
+    tol: float = TOL
     noise_std: float = 0.0
     seed: int = 0
 
@@ -208,11 +233,16 @@ def _run_group(
     good = pos.copy()  # lean: the last good point of each start
     window = None
     diverged_at = np.full((n, *batch), -1, dtype=np.int64)
+    nonfinite = np.zeros((n, *batch), dtype=bool)
     steps_to_tol = np.full((n, *batch), -1, dtype=np.int64)
     settled_at = np.full((n, *batch), -1, dtype=np.int64)
     settled_min = np.full((n, *batch), -1, dtype=np.int8)
     alive = np.ones((n, *batch), dtype=bool)
-    recs = [_new_record(state, steps, batch) for state in states] if record_state else None
+    recs = (
+        [_new_record(o, s, steps, batch) for o, s in zip(opts, states, strict=True)]
+        if record_state
+        else None
+    )
 
     prev_g = prev_used = None
     any_dead = False
@@ -241,6 +271,7 @@ def _run_group(
                 bad = alive & ~ok
                 if bad.any():
                     np.copyto(diverged_at, t, where=bad)
+                    np.copyto(nonfinite, True, where=bad & inside[..., 0] & inside[..., 1])
                     alive &= ok
                     dead = ~alive
                     any_dead = True
@@ -282,7 +313,9 @@ def _run_group(
                     np.copyto(steps_to_tol, t, where=first)
             if recs is not None and t > 0:
                 for i in range(n):
-                    _record(recs[i], t, path[i], prev_g[i], prev_used[i], states[i], alive[i])
+                    _record(
+                        recs[i], t, path[i], prev_g[i], prev_used[i], opts[i], states[i], alive[i]
+                    )
             if t == steps:
                 break
             used = g
@@ -326,10 +359,20 @@ def _run_group(
             final_loss=final_loss[i],
             dist_to_min=dist[i],
             nearest_min=nearest[i],
-            status=_status(final[i], window[i], diverged_at[i], steps_to_tol[i], tol, steps),
+            status=_status(
+                final[i],
+                window[i],
+                diverged_at[i],
+                settled_at[i],
+                nonfinite[i],
+                dist[i] if minima else None,
+                tol,
+                steps,
+            ),
             end=final[i].copy() if not record else final[i],
             settled_at=settled_at[i],
             state=recs[i] if recs is not None else None,
+            nonfinite_stop=nonfinite[i],
         )
         for i, (_, entry) in enumerate(group)
     ]
@@ -384,16 +427,19 @@ class _Near:
         return which
 
 
-def _new_record(state, steps: int, batch: tuple[int, ...]) -> dict[str, np.ndarray]:
+def _new_record(opt, state, steps: int, batch: tuple[int, ...]) -> dict[str, np.ndarray]:
     keys = ["update_norm", "effective_lr", "cos_descent"]
     if _state_get(state, MOMENTUM_KEYS) is not None:
         keys.append("momentum_norm")
     if _state_get(state, SECOND_MOMENT_KEYS) is not None:
         keys.append("second_moment")
-    return {k: np.zeros((steps + 1, *batch)) for k in keys}
+    rec = {k: np.zeros((steps + 1, *batch)) for k in keys}
+    if opt.coordinate_lr(state) is not None:
+        rec["coordinate_lr"] = np.zeros((steps + 1, *batch, 2))
+    return rec
 
 
-def _record(rec, t, path, g, used, state, alive) -> None:
+def _record(rec, t, path, g, used, opt, state, alive) -> None:
     """Fill step ``t`` of one entry's inside-the-optimizer traces (frozen starts record 0).
 
     ``path`` is ``(steps+1, *batch, 2)``; ``g``/``used`` are the true and the noisy gradient
@@ -409,24 +455,64 @@ def _record(rec, t, path, g, used, state, alive) -> None:
         rec["momentum_norm"][t] = _norm(_state_get(state, MOMENTUM_KEYS))
     if "second_moment" in rec:
         rec["second_moment"][t] = _state_get(state, SECOND_MOMENT_KEYS).mean(axis=-1)
-    for arr in rec.values():
+    if "coordinate_lr" in rec:
+        rec["coordinate_lr"][t] = opt.coordinate_lr(state)
+    for key, arr in rec.items():
         row = arr[t, ...]
-        np.copyto(row, 0.0, where=~alive | ~np.isfinite(row))
+        dead = ~alive[..., None] if key == "coordinate_lr" else ~alive
+        np.copyto(row, 0.0, where=dead | ~np.isfinite(row))
 
 
-def _status(end, window_start, diverged_at, steps_to_tol, tol, steps):
+def _status(end, window_start, diverged_at, settled_at, nonfinite, dist, tol, steps):
     """One sentence per start, shaped like the batch (a str for a single start).
 
     ``end``/``window_start``: ``(*batch, 2)`` the last point and the point at the start of the
-    stall window (``STALL_FRACTION`` of the steps before the end)."""
+    stall window (``STALL_FRACTION`` of the steps before the end). ``dist``: ``(*batch,)``
+    final distance to the nearest minimum, ``None`` when the surface has none. Every sentence
+    describes a finished run: none says "running"."""
     moved = _norm(end - window_start)
     stalled = (moved < tol) if steps > 0 else np.zeros(moved.shape, dtype=bool)
-    out = np.where(stalled, "stalled", "running").astype(object)
-    conv = steps_to_tol >= 0
-    out[conv] = np.strings.add("converged at step ", steps_to_tol[conv].astype(str))
-    div = diverged_at >= 0
-    out[div] = np.strings.add("diverged at step ", diverged_at[div].astype(str))
+    shape = moved.shape
+    out = np.empty(shape, dtype=object)
+    for idx in np.ndindex(shape):
+        if diverged_at[idx] >= 0:
+            k = int(diverged_at[idx])
+            if nonfinite[idx]:
+                out[idx] = f"stopped at step {k}: f is not finite there"
+            else:
+                out[idx] = f"diverged at step {k}"
+        elif dist is None:
+            out[idx] = f"ran {steps:,} steps (no known minimum)"
+        elif settled_at[idx] >= 0:
+            out[idx] = f"settled at step {int(settled_at[idx]):,}"
+        else:
+            out[idx] = (
+                f"not within {tol:.3g} after {steps:,} steps (distance {float(dist[idx]):.3g})"
+                + (", stalled" if stalled[idx] else "")
+            )
     return out.tolist() if out.ndim else str(out[()])
+
+
+def ranking(result: RaceResult, min_value: float | None) -> list[int]:
+    """Entry indices best first, by :data:`RANK_RULE` (single-start races).
+
+    Key: (diverged, not settled, steps to settle, final gap ``f − f*``); diverged racers
+    last, the latest stop first. ``min_value`` is the surface's f* (``None``: the final loss
+    itself is the gap, and nobody can settle)."""
+    floor = 0.0 if min_value is None else float(min_value)
+
+    def key(i: int):
+        e = result.entries[i]
+        div = int(np.asarray(e.diverged_at).reshape(-1)[0])
+        settled = -1 if e.settled_at is None else int(np.asarray(e.settled_at).reshape(-1)[0])
+        gap = float(np.asarray(e.final_loss).reshape(-1)[0]) - floor
+        if div >= 0:
+            return (2, 0, -div, gap)
+        if settled >= 0:
+            return (0, settled, 0, gap)
+        return (1, 0, 0, gap)
+
+    return sorted(range(len(result.entries)), key=key)
 
 
 def run_race(
@@ -437,7 +523,7 @@ def run_race(
     *,
     noise_std: float = 0.0,
     seed: int = 0,
-    tol: float = 1e-3,
+    tol: float = TOL,
     record_state: bool = False,
     record: bool = True,
 ) -> RaceResult:
@@ -451,7 +537,7 @@ def run_race(
         steps: number of optimizer steps T (paths have T+1 points).
         noise_std: σ of the Gaussian noise added to every gradient component.
         seed: noise seed; same inputs give bitwise-identical results.
-        tol: Euclidean radius around a global minimum that counts as "converged".
+        tol: Euclidean radius around a global minimum that counts as "within tolerance".
         record_state: also record the inside-the-optimizer traces (see ``EntryResult.state``).
         record: keep the full histories (``path``, ``loss``, ``grad_norm``). ``False`` is the
             lean mode for many-start views (basin maps, tuning): only end points, scores and

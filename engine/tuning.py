@@ -13,6 +13,12 @@ call on a batch of ``k·m`` starts whose hyperparameters are arrays of shape ``(
 
 Scores are "lower is better"; a run that diverged scores ``+inf`` (worst). With several starts
 a candidate's score is the mean over its starts (``+inf`` if any start diverged).
+
+Floating-point noise never picks a winner: gaps and distances are floored at the race's
+tolerance ``tol`` (``engine.race.TOL``), so every run that ends below it ties; ties go to the
+candidate that settles within ``tol`` in fewer steps, then to the smaller learning rate (the
+conservative choice). A winner on the first or last point of the search grid is flagged
+(``at_edge``): the best rate may lie beyond the grid.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.race import Entry, EntryResult, run_race
+from engine.race import TOL, Entry, EntryResult, run_race
 from engine.surfaces import Surface
 
-TINY = 1e-300
-"""Added inside log10 so a run that hits the minimum exactly scores a finite -300."""
+TIE_RULE = (
+    "Loss gaps and distances below the tolerance {tol} count as equal; ties go to fewer steps "
+    "to settle within {tol}, then to the smaller learning rate."
+)
+"""How the search picks among equal scores, in words (``{tol}``: the tolerance, formatted)."""
 
 
 @dataclass(frozen=True)
@@ -37,14 +46,15 @@ class Criterion:
         key: short URL-friendly name.
         label: what the UI shows.
         unit: axis label of the score.
-        score: ``(result, surface, steps) -> (*batch,)`` float scores, ``+inf`` for diverged.
+        score: ``(result, surface, steps, tol) -> (*batch,)`` float scores, ``+inf`` for
+            diverged; gaps and distances floored at ``tol``.
         needs_minima: the criterion is undefined on a surface without known minima.
     """
 
     key: str
     label: str
     unit: str
-    score: Callable[[EntryResult, Surface, int], np.ndarray]
+    score: Callable[[EntryResult, Surface, int, float], np.ndarray]
     needs_minima: bool = False
 
 
@@ -57,55 +67,62 @@ def _gap(loss: np.ndarray, surface: Surface) -> np.ndarray:
     return loss - (surface.min_value if surface.min_value is not None else 0.0)
 
 
-def _final_gap(result: EntryResult, surface: Surface, steps: int) -> np.ndarray:
-    """Final loss gap ``f(θ_T) - f*``."""
-    return _gap(np.asarray(result.final_loss, dtype=float), surface)
+def _final_gap(result: EntryResult, surface: Surface, steps: int, tol: float) -> np.ndarray:
+    """Final loss gap ``max(f(θ_T) − f*, tol)``: below the tolerance every run ties."""
+    return np.maximum(_gap(np.asarray(result.final_loss, dtype=float), surface), tol)
 
 
-def _distance(result: EntryResult, surface: Surface, steps: int) -> np.ndarray:
-    """Euclidean distance ``min_i ‖θ_T - θ*_i‖`` from the end point to the nearest minimum."""
-    return np.asarray(result.dist_to_min, dtype=float)
+def _distance(result: EntryResult, surface: Surface, steps: int, tol: float) -> np.ndarray:
+    """``max(min_i ‖θ_T − θ*_i‖, tol)``: distance from the end point to the nearest minimum,
+    floored at the tolerance."""
+    return np.maximum(np.asarray(result.dist_to_min, dtype=float), tol)
 
 
-def _auc_log(result: EntryResult, surface: Surface, steps: int) -> np.ndarray:
-    """Area under the log-loss curve: ``mean_{t=0..T} log10(f(θ_t) - f* + tiny)``.
+def _auc_log(result: EntryResult, surface: Surface, steps: int, tol: float) -> np.ndarray:
+    """Area under the log-loss curve: ``mean_{t=0..T} log10(max(f(θ_t) − f*, tol))``.
 
-    Rewards getting low early, not only at the end. ``np.maximum(·, 0)`` guards against
-    rounding that puts ``f`` a hair below ``f*``.
-    """
-    gap = np.maximum(_gap(np.asarray(result.loss, dtype=float), surface), 0.0)
-    return np.log10(gap + TINY).mean(axis=0)
+    Rewards getting low early, not only at the end; the floor at ``tol`` keeps rounding noise
+    (1e-30 vs 1e-300) out of the score."""
+    gap = _gap(np.asarray(result.loss, dtype=float), surface)
+    return np.log10(np.maximum(gap, tol)).mean(axis=0)
 
 
-def _steps_to_tol(result: EntryResult, surface: Surface, steps: int) -> np.ndarray:
-    """First step within ``tol`` of a global minimum; a run that never gets there scores
-    ``steps + 1`` (worse than any run that does, better than a diverged one)."""
-    hit = np.asarray(result.steps_to_tol)
+def settle_steps(result: EntryResult, steps: int) -> np.ndarray:
+    """Steps until each run settled within ``tol`` for good (``settled_at``); a run that did
+    not settle counts ``steps + 1``."""
+    hit = np.asarray(result.settled_at)
     return np.where(hit >= 0, hit, steps + 1).astype(float)
+
+
+def _steps_to_tol(result: EntryResult, surface: Surface, steps: int, tol: float) -> np.ndarray:
+    """Steps to settle within ``tol`` of a global minimum (and stay there to the end), as on
+    the leaderboard; a run that does not scores ``steps + 1`` (worse than any that does,
+    better than a diverged one)."""
+    return settle_steps(result, steps)
 
 
 CRITERIA: dict[str, Criterion] = {
     c.key: c
     for c in (
-        Criterion("gap", "final loss gap", "final f − f* (log scale)", _final_gap),
+        Criterion("gap", "final loss gap", "final f − f* (log scale, floored at tol)", _final_gap),
         Criterion(
             "dist",
             "distance to nearest minimum",
-            "final distance to a minimum (log scale)",
+            "final distance to a minimum (log scale, floored at tol)",
             _distance,
             needs_minima=True,
         ),
         Criterion(
             "auc",
             "area under log-loss curve",
-            "mean over steps of log10(f − f*)",
+            "mean over steps of log10(max(f − f*, tol))",
             _auc_log,
             needs_minima=True,
         ),
         Criterion(
             "steps",
-            "steps to tolerance",
-            "steps to reach tol (never = steps + 1)",
+            "steps to settle",
+            "steps to settle within tol (never = steps + 1)",
             _steps_to_tol,
             needs_minima=True,
         ),
@@ -136,9 +153,11 @@ def check_criterion(surface: Surface, key: str) -> Criterion:
     return crit
 
 
-def score_runs(result: EntryResult, surface: Surface, steps: int, criterion: str) -> np.ndarray:
+def score_runs(
+    result: EntryResult, surface: Surface, steps: int, criterion: str, tol: float = TOL
+) -> np.ndarray:
     """Score every run of ``result`` (shape ``(*batch,)``); diverged runs score ``+inf``."""
-    raw = check_criterion(surface, criterion).score(result, surface, steps)
+    raw = check_criterion(surface, criterion).score(result, surface, steps, tol)
     return np.where(_diverged(result) | ~np.isfinite(raw), np.inf, raw)
 
 
@@ -217,19 +236,26 @@ def _needs_history(criterion: str) -> bool:
     return criterion == "auc"
 
 
-def _candidate_scores(result, surface, steps, criterion, k, m) -> np.ndarray:
+def _candidate_scores(result, surface, steps, criterion, k, m, tol) -> np.ndarray:
     """Mean score over each candidate's ``m`` starts (``+inf`` if any diverged): ``(k,)``."""
-    per_run = score_runs(result, surface, steps, criterion).reshape(k, m)
+    per_run = score_runs(result, surface, steps, criterion, tol).reshape(k, m)
     return per_run.mean(axis=1)
 
 
-def _pick_best(scores: np.ndarray, tie: np.ndarray) -> int:
-    """Index of the best finite score; ties broken by ``tie`` (lower wins), then by the lower
-    index (= the smaller, more conservative learning rate). ``-1`` if every score is ``+inf``."""
+def _candidate_steps(result, steps, k, m) -> np.ndarray:
+    """Mean steps to settle over each candidate's ``m`` starts (never = ``steps + 1``)."""
+    return settle_steps(result, steps).reshape(k, m).mean(axis=1)
+
+
+def _pick_best(scores: np.ndarray, tie: np.ndarray, rate: np.ndarray) -> int:
+    """Index of the best finite score; ties broken by ``tie`` (steps to settle, lower wins),
+    then by ``rate`` (the smaller, more conservative learning rate). ``-1`` if every score is
+    ``+inf``."""
     finite = np.isfinite(scores)
     if not finite.any():
         return -1
-    order = np.lexsort((np.arange(len(scores)), np.where(np.isfinite(tie), tie, np.inf), scores))
+    tie = np.where(np.isfinite(tie), tie, np.inf)
+    order = np.lexsort((np.arange(len(scores)), rate, tie, scores))
     return int(order[0])
 
 
@@ -249,6 +275,10 @@ class TuneResult:
             so it is kept) or ``"none"`` (everything diverged; the entry is kept unchanged).
         best_lr, best_score: the tuned entry's learning rate and score.
         tuned: the entry with ``lr = best_lr`` (same label; every other hparam kept).
+        steps: ``(k,)`` steps to settle within ``tol`` per candidate (the tie-break; never =
+            the budget + 1); default_steps: the same for the entry's own rate.
+        tol: the floor of the gap/distance scores and the settle radius.
+        budget: the step budget every candidate ran.
     """
 
     entry: Entry
@@ -262,10 +292,19 @@ class TuneResult:
     best_lr: float
     best_score: float
     tuned: Entry
+    steps: np.ndarray | None = None
+    default_steps: float = float("nan")
+    tol: float = TOL
+    budget: int = 0
 
     @property
     def label(self) -> str:
         return self.entry.label
+
+    @property
+    def at_edge(self) -> bool:
+        """The grid's winner is its smallest or largest rate (the optimum may lie beyond)."""
+        return self.source == "grid" and self.best_index in (0, len(self.grid) - 1)
 
 
 def tune_lr(
@@ -276,7 +315,7 @@ def tune_lr(
     *,
     criterion: str = "gap",
     grid: np.ndarray | None = None,
-    tol: float = 1e-3,
+    tol: float = TOL,
     noise_std: float = 0.0,
     seed: int = 0,
 ) -> TuneResult:
@@ -287,8 +326,8 @@ def tune_lr(
     tuned" compares identical budgets, and tuning never makes an entry worse: the tuned rate is
     the grid's winner unless the default scores strictly better. Every other hyperparameter is
     kept. ``starts``: ``(2,)`` or ``(m, 2)``; a candidate's score is the mean over starts.
-    Ties between equal best scores go to the lower final loss gap, then to the smaller learning
-    rate (the conservative choice).
+    Scores are floored at ``tol``; ties between equal best scores go to fewer steps to settle
+    within ``tol``, then to the smaller learning rate (the conservative choice).
     """
     check_criterion(surface, criterion)
     grid = lr_grid() if grid is None else np.sort(np.asarray(grid, dtype=float).ravel())
@@ -307,11 +346,12 @@ def tune_lr(
         tol=tol,
         record=_needs_history(criterion),
     )
-    scores = _candidate_scores(result, surface, steps, criterion, k, m)
-    gaps = _candidate_scores(result, surface, steps, "gap", k, m)
-    best = _pick_best(scores[:-1], gaps[:-1])
+    scores = _candidate_scores(result, surface, steps, criterion, k, m, tol)
+    settle = _candidate_steps(result, steps, k, m)
+    best = _pick_best(scores[:-1], settle[:-1], grid)
     default_score = float(scores[-1])
-    if best >= 0 and not default_score < scores[best]:
+    default_better = best >= 0 and (default_score, settle[-1]) < (scores[best], settle[best])
+    if best >= 0 and not default_better:
         source, best_lr, best_score = "grid", float(grid[best]), float(scores[best])
     elif np.isfinite(default_score):
         source, best_lr, best_score = "default", default_lr, default_score
@@ -330,6 +370,10 @@ def tune_lr(
         best_lr=best_lr,
         best_score=best_score,
         tuned=tuned,
+        steps=settle[:-1],
+        default_steps=float(settle[-1]),
+        tol=float(tol),
+        budget=int(steps),
     )
 
 
@@ -384,7 +428,10 @@ class SensitivityResult:
         knob: the second axis (:class:`KnobRange`); ``knob_values``: ``(n_knob,)``.
         scores: ``(n_knob, n_lr)`` (rows = knob values, columns = learning rates, as a heatmap's
             ``z``); ``+inf`` = diverged.
-        best: ``(row, col)`` of the best finite score, or ``None`` if every run diverged.
+        best: ``(row, col)`` of the best finite score (ties: fewer steps to settle, then the
+            smaller learning rate, then the smaller knob value), or ``None`` if every run
+            diverged.
+        tol: the floor of the gap/distance scores.
     """
 
     entry: Entry
@@ -394,6 +441,12 @@ class SensitivityResult:
     knob_values: np.ndarray
     scores: np.ndarray
     best: tuple[int, int] | None
+    tol: float = TOL
+
+    @property
+    def at_edge(self) -> bool:
+        """The best cell is on the first or last learning rate of the grid."""
+        return self.best is not None and self.best[1] in (0, len(self.lrs) - 1)
 
     @property
     def best_lr(self) -> float:
@@ -415,7 +468,7 @@ def sensitivity_map(
     knob_values: np.ndarray | None = None,
     n: int = 25,
     criterion: str = "gap",
-    tol: float = 1e-3,
+    tol: float = TOL,
     noise_std: float = 0.0,
     seed: int = 0,
 ) -> SensitivityResult:
@@ -450,8 +503,10 @@ def sensitivity_map(
         tol=tol,
         record=_needs_history(criterion),
     )
-    scores = _candidate_scores(result, surface, steps, criterion, count, m).reshape(kk.shape)
-    gaps = _candidate_scores(result, surface, steps, "gap", count, m)
-    flat = _pick_best(scores.ravel(), gaps)
+    scores = _candidate_scores(result, surface, steps, criterion, count, m, tol)
+    settle = _candidate_steps(result, steps, count, m)
+    flat = _pick_best(scores, settle, ll.ravel())  # then index: the smaller knob value
     best = None if flat < 0 else tuple(int(i) for i in np.unravel_index(flat, kk.shape))
-    return SensitivityResult(entry, criterion, lrs, krange, kv, scores, best)
+    return SensitivityResult(
+        entry, criterion, lrs, krange, kv, scores.reshape(kk.shape), best, float(tol)
+    )

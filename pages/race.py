@@ -26,7 +26,7 @@ from pages.common import urlstate
 from viz import race as vr
 from viz import race_seeds as rs
 from viz.common import fmt
-from viz.race_inside import inside_figure
+from viz.race_inside import inside_caption, inside_figure
 from viz.race_notes import NOTES
 
 st.title("Optimizer race")
@@ -75,6 +75,7 @@ if values["surface"] == rc.CUSTOM:
     formula, formula_problems, formula_error = rc.formula_spec(values)
 surface = formula.surface() if formula else surfaces.get(values["surface"])
 n_racers = values["n"]
+lr_surface = surface.name  # the surface this run's default rates belong to (callbacks read it)
 
 
 # --- callbacks: what a user expects when a choice changes --------------------------------
@@ -84,12 +85,15 @@ def _reset_start() -> None:
 
 
 def _on_surface_change() -> None:
-    """A new surface starts from its classic point with its tuned learning rates."""
-    name = st.session_state["surface"]
+    """A new surface starts from its classic point; a learning rate still at the old surface's
+    default follows the new surface's default, one the user set by hand is kept."""
     _reset_start()
+    new = _surface_now().name
     for i in range(1, st.session_state.get("n", n_racers) + 1):
         preset = st.session_state.get(f"e{i}", rc.SLOT_DEFAULTS[i - 1])
-        st.session_state[f"lr{i}"] = rc.default_lr(name, preset)
+        st.session_state[f"lr{i}"] = rc.follow_surface(
+            st.session_state.get(f"lr{i}"), preset, lr_surface, new
+        )
 
 
 def _on_preset_change(i: int) -> None:
@@ -194,7 +198,9 @@ view = st.segmented_control(
 view = view if view in rc.VIEWS else rc.VIEW.default
 st.caption(rc.VIEWS[view])
 st.latex(surface.latex)
-if surface.note:
+if formula_error:
+    st.caption(rc.rejected_note(formula_error, formula))
+elif surface.note:
     st.caption(surface.note)
 if formula:
     bad = nonfinite_fraction(surface.f, surface.domain)
@@ -285,47 +291,22 @@ if clouds:
     )
 for e in result.entries:
     if int(e.diverged_at) >= 0:
-        st.error(
-            f"**{e.label}** {e.status}: its steps grew without bound (its path ends with ✗). "
-            "Try a smaller learning rate.",
-            icon=":material/trending_up:",
-        )
+        st.error(vr.stop_message(e), icon=":material/trending_up:")
 
 names = ["Leaderboard", "Loss per step", "Inside the optimizer"]
 names += ["Fair race"] if tuned else []
 names += ["3D view", "How each optimizer works"]
 tabs = dict(zip(names, st.tabs(names), strict=True))
 with tabs["Leaderboard"]:
-    table = vr.leaderboard(surface, result)
-    shown = table.drop(columns=["_colour"])
-    for column in ("final loss", "distance to minimum"):
-        shown[column] = [fmt(v) if v is not None else "—" for v in shown[column]]
-    shown["steps to tolerance"] = [
-        "never" if v is None or v != v else f"{int(v):,}" for v in shown["steps to tolerance"]
-    ]
-    st.dataframe(
-        shown,
-        column_config={
-            "racer": st.column_config.TextColumn("Racer"),
-            "final loss": st.column_config.TextColumn("Final loss f(θ)"),
-            "distance to minimum": st.column_config.TextColumn("Distance to nearest minimum"),
-            "steps to tolerance": st.column_config.TextColumn(
-                f"Steps to within {fmt(result.tol)} of a minimum"
-            ),
-            "status": st.column_config.TextColumn("Status"),
-        },
-    )
+    st.table(vr.leaderboard_table(surface, result))
+    st.caption(vr.leaderboard_rule(surface, result))
 with tabs["Loss per step"]:
     st.plotly_chart(vr.loss_figure(surface, result))
     if clouds:
         views.seed_loss_chart(config, clouds)
 with tabs["Inside the optimizer"]:
     st.plotly_chart(inside_figure(result, at), key="inside")
-    st.caption(
-        "The dotted line is the step shown on the map (the slider under it). Adagrad's "
-        "effective step only shrinks (it divides by the running sum of g²); RMSProp and Adam "
-        "divide by a moving average, so theirs recovers."
-    )
+    st.caption(inside_caption(result))
 if tuned:
     with tabs["Fair race"]:
         views.fair_race_tab(tuned, crit)

@@ -335,7 +335,9 @@ def test_gradient_matches_central_differences(text, x, y):
     h = 1e-6
     fd = _central_difference(formula.f, xy, h)
     noise = 1e-15 * max(1.0, abs(value)) / h  # rounding error of the difference quotient
-    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-5 * np.abs(grad).max() + 50 * noise)
+    # + h: a kink within h of xy (min/max/abs) biases the difference quotient by O(h)
+    atol = 1e-5 * np.abs(grad).max() + 50 * noise + h
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=atol)
 
 
 @settings(max_examples=200, deadline=None)

@@ -73,7 +73,7 @@ def test_golden_cases_cover_every_optimizer_and_switch():
         name, hparams, _, _ = _case(key)
         seen[name] |= {k for k, v in hparams.items() if v != OPTIMIZERS[name].defaults[k]}
     for name, cls in OPTIMIZERS.items():
-        torch_switches = set(cls.defaults) - {"bias_correction"}  # ours, not torch's
+        torch_switches = set(cls.defaults) - {"bias_correction", "zero_init"}  # ours
         assert seen[name] == torch_switches, name
 
 
@@ -323,7 +323,7 @@ def test_knobs_describe_every_hparam_with_torch_defaults(name):
     assert hparams_from_flat(name, flat) == make(name).hparams
     assert flat_from_hparams(make(name).hparams) == flat
     lr = next(k for k in knobs if k.key == "lr")
-    assert (lr.lo, lr.hi, lr.log) == (1e-6, 100.0, True)
+    assert (lr.lo, lr.hi, lr.log) == (1e-8, 100.0, True)
     for knob in knobs:
         if knob.kind != "float":
             continue

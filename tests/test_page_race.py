@@ -10,8 +10,22 @@ from pages.common import race_config as rc
 PAGE = "pages/race.py"
 
 
+BOARD_COLUMNS = ("racer", "status", "settled at", "final loss", "distance to minimum")
+
+
+def _board(at):
+    """The leaderboard (an ``st.table``, first on the race view) with short column names."""
+    board = at.table[0].value
+    return board.set_axis(list(BOARD_COLUMNS), axis=1)
+
+
+def _fair_table(at):
+    """The Fair race tab's tuned-vs-default table (entries as the index)."""
+    return at.table[1].value
+
+
 def _racers(at) -> list[str]:
-    return list(at.dataframe[0].value["racer"])
+    return list(_board(at)["racer"])
 
 
 def test_default_page_runs_a_meaningful_race(open_page):
@@ -78,14 +92,14 @@ def test_bad_url_value_warns_and_page_still_works(open_page, key, raw, shown):
     assert not at.exception
     warnings = [w.value for w in at.warning]
     assert any(f"{key}={shown}" in w and "instead" in w for w in warnings), warnings
-    assert len(at.dataframe[0].value) >= 1, "no race after a bad value"
+    assert len(_board(at)) >= 1, "no race after a bad value"
 
 
 def test_diverging_entry_is_reported_not_crashed(open_page):
     at = open_page(PAGE, e1="SGD", lr1="1")
     assert not at.exception
     assert any("diverged at step" in e.value for e in at.error)
-    status = dict(zip(at.dataframe[0].value["racer"], at.dataframe[0].value["status"], strict=True))
+    status = dict(zip(_board(at)["racer"], _board(at)["status"], strict=True))
     assert status["SGD lr=1"].startswith("diverged at step")
 
 
@@ -111,7 +125,7 @@ def test_invalid_hparam_combination_falls_back_with_a_warning(open_page):
     at = open_page(PAGE, e1="Nesterov", d1="0.5")
     assert not at.exception
     assert any("Nesterov momentum requires" in w.value for w in at.warning)
-    assert len(at.dataframe[0].value) == 5
+    assert len(_board(at)) == 5
 
 
 def test_same_optimizer_twice_gets_distinct_labels(open_page):
@@ -149,16 +163,16 @@ def _chart_titled(at, words: str) -> dict:
 def test_fair_race_from_the_url_shows_tuned_rates_and_score_curves(open_page):
     at = open_page(PAGE, tune="1", crit="dist")
     assert not at.exception and not at.warning
-    board, table = at.dataframe[0].value, at.dataframe[1].value
+    board, table = _board(at), _fair_table(at)
     assert all(" tuned lr=" in r for r in board["racer"]), list(board["racer"])
-    assert list(table.columns[:4]) == ["entry", "optimizer", "default lr", "tuned lr"]
+    assert list(table.columns[:3]) == ["default lr", "tuned lr", "tuned from"]
     assert len(table) == 5 and (table["default lr"] != table["tuned lr"]).any()
     curves = _chart_titled(at, "Learning-rate search")
     assert {t["name"].split(" ")[0] for t in curves["data"] if t.get("name")} >= {"SGD", "Adam"}
     # the toggle back to the untuned race
     at.selectbox(key="rates").select("default").run()
     assert not at.exception
-    assert not any("tuned" in r for r in at.dataframe[0].value["racer"])
+    assert not any("tuned" in r for r in _board(at)["racer"])
 
 
 def test_fair_race_by_hand_and_adopting_the_tuned_rates(open_page):
@@ -166,7 +180,7 @@ def test_fair_race_by_hand_and_adopting_the_tuned_rates(open_page):
     before = at.number_input(key="lr1").value
     at.toggle(key="tune").set_value(True).run()
     assert not at.exception
-    tuned = at.dataframe[1].value["tuned lr"][0]
+    tuned = _fair_table(at)["tuned lr"].iloc[0]
     at.button[0].click().run()  # "Use the tuned rates as the racers' own"
     assert not at.exception
     assert at.toggle(key="tune").value is False
@@ -188,7 +202,7 @@ def test_basins_view_from_the_url_and_a_click_races_from_that_start(open_page):
     at.run()
     assert not at.exception
     assert at.number_input(key="x0").value == -2.5 and at.number_input(key="y0").value == 3.5
-    assert len(at.dataframe[0].value) == 5  # back on the race, from the clicked start
+    assert len(_board(at)) == 5  # back on the race, from the clicked start
 
 
 def test_sensitivity_view_from_the_url(open_page):
@@ -227,7 +241,7 @@ def test_custom_formula_from_the_url(open_page):
     assert not at.exception and not at.warning and not at.error
     assert at.selectbox(key="surface").value == "custom"
     assert any("x^{2}" in m.value or "x^2" in m.value for m in at.latex)
-    board = at.dataframe[0].value
+    board = _board(at)
     assert board["distance to minimum"].map(lambda v: v != "—").all()
 
 
@@ -236,7 +250,7 @@ def test_rejected_formula_points_at_the_column_and_the_page_still_races(open_pag
     assert not at.exception
     assert any("rejected" in e.value and "column 5" in e.value for e in at.error)
     assert any(c.value.endswith("    ^") for c in at.code)
-    assert len(at.dataframe[0].value) == 5
+    assert len(_board(at)) == 5
 
 
 def test_non_finite_regions_are_reported_not_crashed(open_page):
@@ -253,7 +267,7 @@ def test_formula_typed_by_hand(open_page):
     assert not at.exception and not at.error and not at.warning
     assert at.text_input(key="formula").value == "(x - 1)**2 + (y + 2)**2"
     # the known minimum makes distances meaningful: every racer gets one
-    board = at.dataframe[0].value
+    board = _board(at)
     assert board["distance to minimum"].map(lambda v: v != "—").all()
 
 

@@ -133,7 +133,7 @@ def test_steps_to_tol_and_losses_on_a_hand_computed_quadratic():
     np.testing.assert_array_equal(e.path[:, 1], 0.0)
     np.testing.assert_array_equal(e.loss, 0.5 * 4.0**-t)
     np.testing.assert_array_equal(e.grad_norm, 2.0**-t)
-    assert e.steps_to_tol == 10 and e.status == "converged at step 10"
+    assert e.steps_to_tol == 10 and e.settled_at == 10 and e.status == "settled at step 10"
     assert e.nearest_min == 0 and e.dist_to_min == 2.0**-20 and e.final_loss == 0.5 * 4.0**-20
     assert res.entries[0].diverged_at == -1
 
@@ -174,7 +174,8 @@ def test_record_state_traces():
     sgd, adam = res.entries
     assert set(sgd.state) == {"update_norm", "effective_lr", "cos_descent"}
     assert set(adam.state) == {
-        "update_norm", "effective_lr", "cos_descent", "momentum_norm", "second_moment"
+        "update_norm", "effective_lr", "cos_descent", "momentum_norm", "second_moment",
+        "coordinate_lr",
     }  # fmt: skip
     for e in res.entries:
         steps = np.linalg.norm(np.diff(e.path, axis=0), axis=-1)
@@ -194,10 +195,14 @@ def test_record_state_traces():
 def test_status_shapes_and_wording():
     s = get("rastrigin")
     single = run_race(s, [Entry("SGD", "sgd", {"lr": 1e-3})], (2.2, -1.6), 300).entries[0]
-    assert single.status == "stalled"  # trapped in a local minimum
+    # trapped in a local minimum: the sentence names the tolerance, budget and distance
+    d = float(single.dist_to_min)
+    assert single.status == f"not within 0.001 after 300 steps (distance {d:.3g}), stalled"
     grid = np.zeros((2, 3, 2)) + 0.3
     res = run_race(s, [Entry("SGD", "sgd", {"lr": 1e-3})], grid, 3).entries[0]
-    assert np.shape(res.status) == (2, 3) and res.status[1][2] == "running"
+    assert np.shape(res.status) == (2, 3)
+    assert res.status[1][2].startswith("not within 0.001 after 3 steps (distance ")
+    assert not any("running" in s for row in res.status for s in row)
     assert res.path.shape == (4, 2, 3, 2)
 
 
@@ -229,7 +234,8 @@ def test_bad_entries_raise_the_optimizer_messages():
 
 def test_zero_steps_and_an_empty_race():
     res = run_race(get("booth"), default_entries("booth"), (0.0, 0.0), 0)
-    assert all(e.path.shape == (1, 2) and e.status == "running" for e in res.entries)
+    assert all(e.path.shape == (1, 2) for e in res.entries)
+    assert all(e.status.startswith("not within 0.001 after 0 steps") for e in res.entries)
     assert run_race(get("booth"), [], (0.0, 0.0), 5).entries == []
 
 

@@ -51,7 +51,7 @@ def test_grid_picks_the_grid_point_nearest_the_closed_form_best_rate():
     assert res.tuned.hparams["lr"] == expected
     assert res.tuned.label == "SGD"
     # the score is exactly the closed form for every non-diverged candidate
-    closed = np.abs(1.0 - grid * A) ** 20 * 1.5
+    closed = np.maximum(np.abs(1.0 - grid * A) ** 20 * 1.5, res.tol)  # floored at tol
     ok = np.isfinite(res.scores)
     np.testing.assert_allclose(res.scores[ok], closed[ok], rtol=1e-9)
     # rates with |1 - lr·a| > 1 blow up: they diverge and score +inf
@@ -109,24 +109,28 @@ def test_criteria_on_a_hand_computed_run():
     r = r.entries[0]
     x = 1.5 * 0.5 ** np.arange(steps + 1)
     gap = 0.5 * A * x**2
-    assert score_runs(r, surf, steps, "gap") == pytest.approx(gap[-1])
-    assert score_runs(r, surf, steps, "dist") == pytest.approx(x[-1])
-    assert score_runs(r, surf, steps, "auc") == pytest.approx(np.log10(gap).mean())
+    assert score_runs(r, surf, steps, "gap", tol=0.0) == pytest.approx(gap[-1])
+    assert score_runs(r, surf, steps, "dist", tol=0.0) == pytest.approx(x[-1])
+    assert score_runs(r, surf, steps, "auc", tol=0.0) == pytest.approx(np.log10(gap).mean())
+    # floored at the tolerance: below it every run ties
+    assert score_runs(r, surf, steps, "gap", tol=1e-3) == 1e-3 > gap[-1]
+    assert score_runs(r, surf, steps, "dist", tol=1e-2) == 1e-2 > x[-1]
+    floored = np.log10(np.maximum(gap, 1e-3)).mean()
+    assert score_runs(r, surf, steps, "auc", tol=1e-3) == pytest.approx(floored)
     assert score_runs(r, surf, steps, "steps") == np.argmax(x <= 1e-2)
     never = run_race(surf, [Entry("s", "sgd", {"lr": 1e-4})], (1.5, 0.0), steps).entries[0]
     assert score_runs(never, surf, steps, "steps") == steps + 1
 
 
-def test_steps_ties_prefer_lower_gap():
-    # Several rates reach tol at the same step; the winner must have the lowest final gap.
+def test_steps_ties_go_to_the_smaller_rate():
+    # Several rates settle within tol at the same step: the smallest of them wins.
     grid = lr_grid(1e-2, 1.0, 40)
     res = tune_lr(
         _bowl(), Entry("SGD", "sgd", {}), (1.5, 0.0), 30, criterion="steps", grid=grid, tol=1.0
     )
     tied = np.flatnonzero(res.scores == res.scores.min())
     assert len(tied) > 1
-    dist = np.abs(1.0 - grid * A) ** 30 * 1.5
-    assert res.best_index == tied[np.argmin(dist[tied])]
+    assert res.best_index == tied[0] and res.best_lr == grid[tied].min()
 
 
 @pytest.mark.parametrize("criterion", ["dist", "auc", "steps"])
@@ -186,5 +190,5 @@ def test_criteria_registry_is_complete():
         "final loss gap",
         "distance to nearest minimum",
         "area under log-loss curve",
-        "steps to tolerance",
+        "steps to settle",
     }

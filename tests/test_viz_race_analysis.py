@@ -78,9 +78,31 @@ def test_tuning_table_is_dataframe_ready(tuned):
     table = rt.tuning_table(tuned)
     assert len({len(v) for v in table.values()}) == 1
     assert table["entry"] == ["SGD", "Adam"]
-    assert table["default lr"] == [1e-3, 0.05]
-    for d, t, g in zip(table["default score"], table["tuned score"], table["gain"], strict=True):
-        assert g == pytest.approx(d - t) and g >= 0
+    assert table["default lr"] == ["0.001", "0.05"]
+    for r, d, t in zip(tuned, table["default score"], table["tuned score"], strict=True):
+        # a floored score reads "≤ tol"; tuning never makes a racer worse
+        assert d == rt.shown_score(r.default_score, r.tol, True)
+        assert t == rt.shown_score(r.best_score, r.tol, True)
+        assert r.best_score <= r.default_score
+
+
+def test_tuning_table_floors_flags_the_grid_edge_and_states_steps():
+    """Booth, default racers: Adagrad's winner is the grid's largest rate (10) -> flagged;
+    Adam's and SGD's gaps are far below the tolerance -> shown as ≤ 0.001 (a tie, no 'gain')."""
+    from engine import race, surfaces, tuning
+
+    booth = surfaces.get("booth")
+    res = tuning.tune_entries(booth, race.default_entries("booth"), booth.default_start, 500)
+    table = rt.tuning_table(res)
+    by = dict(zip(table["entry"], range(len(res)), strict=True))
+    ada = res[by["Adagrad"]]
+    assert ada.best_index == len(ada.grid) - 1 and ada.at_edge
+    assert "largest" in table["note"][by["Adagrad"]]
+    assert all(table["note"][i] == "" for i, r in enumerate(res) if not r.at_edge)
+    assert table["tuned score"][by["Adam"]] == "≤ 0.001"
+    assert "gain" not in table
+    # steps column: "default → tuned", '—' where a run did not settle
+    assert table["steps to settle (default → tuned)"][by["Adagrad"]].startswith("— → ")
 
 
 def test_basin_figure_small_multiples_with_selection_layer():

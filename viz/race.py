@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from engine.race import RANK_RULE, ranking
 from viz.common import (
     HOVER_NUM,
     MARKER_DIVERGED,
@@ -408,27 +409,82 @@ def surface3d_figure(surface, result, height: int = 560) -> go.Figure:
 
 
 def leaderboard(surface, result) -> pd.DataFrame:
-    """One row per racer, best first: final loss, distance to the nearest minimum, steps to
-    tolerance (``None`` = never), status sentence. Diverged racers sink to the bottom."""
+    """One row per racer in :func:`engine.race.ranking` order (:data:`engine.race.RANK_RULE`):
+    status sentence, steps to settle within tolerance (``None`` = did not settle), final loss,
+    distance to the nearest minimum. The index is the rank."""
     rows = []
-    for i, e in enumerate(result.entries):
-        to_tol = int(e.steps_to_tol)
+    for i in ranking(result, surface.min_value):
+        e = result.entries[i]
+        settled = -1 if e.settled_at is None else int(e.settled_at)
         rows.append(
             {
                 "racer": e.label,
+                "status": str(e.status),
+                "settled at step": settled if settled >= 0 else None,
                 "final loss": float(e.final_loss),
                 "distance to minimum": float(e.dist_to_min) if surface.minima else None,
-                "steps to tolerance": to_tol if to_tol >= 0 else None,
-                "status": str(e.status),
-                "_diverged": int(e.diverged_at) >= 0,
                 "_colour": color(i),
             }
         )
     df = pd.DataFrame(rows)
-    df = df.sort_values(["_diverged", "final loss"], kind="stable").reset_index(drop=True)
     df.index = df.index + 1
     df.index.name = "rank"
-    return df.drop(columns=["_diverged"])
+    return df
+
+
+def leaderboard_table(surface, result):
+    """:func:`leaderboard` formatted for people (3 significant digits, "—" where a number does
+    not apply), the racer's name in its race colour; a pandas Styler for ``st.table``."""
+    df = leaderboard(surface, result)
+    colours = list(df.pop("_colour"))
+    shown = pd.DataFrame(
+        {
+            "Racer": df["racer"],
+            "Status": df["status"],
+            f"Settled (within {fmt(result.tol)}) at step": [
+                "—" if v is None or v != v else f"{int(v):,}" for v in df["settled at step"]
+            ],
+            "Final loss f(θ)": [fmt(v) for v in df["final loss"]],
+            "Distance to nearest minimum": [
+                "—" if v is None or v != v else fmt(v) for v in df["distance to minimum"]
+            ],
+        },
+        index=df.index,
+    )
+
+    def paint(column):
+        return [f"color: {c}; font-weight: 600" for c in colours]
+
+    return shown.style.apply(paint, subset=["Racer"])
+
+
+def leaderboard_rule(surface, result) -> str:
+    """The caption under the leaderboard: the tolerance and the ranking rule."""
+    if not surface.minima:
+        return (
+            "This surface has no known minimum: nobody can settle, so racers are ranked by "
+            "final loss (smallest first); racers stopped by divergence last."
+        )
+    return (
+        f"Settled at step k: from step k to the end the racer stays within {fmt(result.tol)} "
+        f"(Euclidean distance) of a global minimum. {RANK_RULE}"
+    )
+
+
+def stop_message(e) -> str:
+    """The banner for a racer the race stopped: which of the two reasons, true to the run."""
+    if e.nonfinite_stop is not None and bool(np.asarray(e.nonfinite_stop).reshape(-1)[0]):
+        k = int(e.diverged_at)
+        x, y = (float(v) for v in e.path[-1])  # frozen at the last good point
+        return (
+            f"**{e.label}** stopped at step {k}: it stepped into a region where f or its "
+            f"gradient is not finite (last good point ({fmt(x)}, {fmt(y)}); its path ends "
+            "with ✗). The region is blank on the map."
+        )
+    return (
+        f"**{e.label}** {e.status}: its steps grew without bound (its path ends with ✗). "
+        "Try a smaller learning rate."
+    )
 
 
 def trajectories(result) -> pd.DataFrame:

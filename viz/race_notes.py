@@ -21,7 +21,14 @@ NOTES: dict[str, tuple[str, str]] = {
     "Momentum (EMA)": (
         r"v_t = \beta\, v_{t-1} + (1-\beta)\, g_t,\qquad \theta_t = \theta_{t-1} - \gamma\, v_t",
         "The course notes' form: momentum as an exponential moving average of gradients "
-        "(torch: dampening = momentum). Same direction as Momentum, steps 1/(1-β) times smaller.",
+        "(torch: dampening = momentum). Same direction as Momentum, steps 1/(1-β) times smaller. "
+        "Like torch, it starts at v₁ = g₁, so its first step is a full γ·g₁.",
+    ),
+    "Momentum (notes, v0 = 0)": (
+        r"v_0 = 0,\quad v_t = \beta\, v_{t-1} + (1-\beta)\, g_t,\qquad "
+        r"\theta_t = \theta_{t-1} - \gamma\, v_t",
+        "Exactly the notes' formula: v starts at 0, so the first step is γ(1-β)g₁, "
+        "10x smaller than Momentum (EMA)'s γg₁ at β = 0.9, and the early steps warm up gently.",
     ),
     "Nesterov": (
         r"b_t = \mu\, b_{t-1} + g_t,\qquad \theta_t = \theta_{t-1} - \gamma\,(g_t + \mu\, b_t)",

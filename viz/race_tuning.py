@@ -54,10 +54,11 @@ def score_curves(results: Sequence[TuneResult], colors: Sequence[str] | None = N
         y = np.where(np.isfinite(r.scores), r.scores, np.nan)
         if log_y:
             y = np.where(y > 0, y, np.nan)
+        steps = r.steps if r.steps is not None else np.full(len(r.grid), np.nan)
         text = [
-            f"{r.label}<br>lr {fmt(lr)}<br>{crit.label}: "
-            + (fmt(s) if np.isfinite(s) else "diverged")
-            for lr, s in zip(r.grid, r.scores, strict=True)
+            f"{r.label}<br>lr {fmt(lr)}<br>{crit.label}: {shown_score(s, r.tol, log_y)}"
+            + (f"<br>settled at step {st:,.0f}" if st == st and st <= r.budget else "")
+            for lr, s, st in zip(r.grid, r.scores, steps, strict=True)
         ]
         fig.add_trace(
             go.Scatter(
@@ -107,7 +108,9 @@ def score_curves(results: Sequence[TuneResult], colors: Sequence[str] | None = N
                         "line": {"color": "black", "width": 1},
                     },
                     text=[
-                        f"{r.label}: best lr {fmt(r.best_lr)}<br>{crit.label}: {fmt(r.best_score)}"
+                        f"{r.label}: best lr {fmt(r.best_lr)}<br>{crit.label}: "
+                        f"{shown_score(r.best_score, r.tol, log_y)}"
+                        + (f"<br>⚠ {edge_note(r)}" if r.at_edge else "")
                     ],
                     hovertemplate="%{text}<extra></extra>",
                 )
@@ -128,6 +131,14 @@ def score_curves(results: Sequence[TuneResult], colors: Sequence[str] | None = N
                     hovertemplate="%{text}<extra></extra>",
                 )
             )
+    if log_y:
+        floor = results[0].tol
+        fig.add_hline(
+            y=floor,
+            line={"color": "#888888", "width": 1, "dash": "dash"},
+            annotation_text=f"tolerance {fmt(floor)}: scores below it are drawn on it and tie",
+            annotation_position="bottom right",
+        )
     fig.update_layout(
         **base_layout(
             f"Learning-rate search: {crit.label} after the same step budget "
@@ -143,39 +154,92 @@ def score_curves(results: Sequence[TuneResult], colors: Sequence[str] | None = N
     return room_for_legend(fig)
 
 
+def shown_score(value: float, floor: float, log_scale: bool) -> str:
+    """A score for people: ``≤ 0.001`` for a floored score (every run below the tolerance
+    ties), "diverged" for ``+inf``, else 3 significant digits."""
+    if not np.isfinite(value):
+        return "diverged"
+    if log_scale and value <= floor:
+        return f"≤ {fmt(floor)}"
+    return fmt(value)
+
+
 def tuning_table(results: Sequence[TuneResult]) -> dict[str, list]:
-    """Default vs tuned learning rate per entry, as columns for ``pd.DataFrame``.
+    """Default vs tuned learning rate per entry, as text columns for ``st.table``.
 
     "tuned from" says whether the grid's winner or the entry's own rate (which scored strictly
-    better than every grid point) was kept. Scores are ``None`` where the run diverged;
-    "gain" = default score - tuned score (how much lower the tuned score is, in the criterion's
-    units; ``None`` if either diverged).
+    better than every grid point) was kept. Scores below the tolerance are shown as ``≤ tol``
+    (they tie); "steps to settle" is the tie-break (``—`` = did not settle); "note" flags a
+    winner on the edge of the search grid, where the best rate may lie beyond it.
     """
     out: dict[str, list] = {
         "entry": [],
-        "optimizer": [],
         "default lr": [],
         "tuned lr": [],
         "tuned from": [],
         "default score": [],
         "tuned score": [],
-        "gain": [],
+        "steps to settle (default → tuned)": [],
+        "note": [],
     }
     for r in results:
-        d = r.default_score if np.isfinite(r.default_score) else None
-        t = r.best_score if np.isfinite(r.best_score) else None
+        log_scale = r.criterion in ("gap", "dist")
+        tuned_steps = float(r.steps[r.best_index]) if r.source == "grid" else r.default_steps
         out["entry"].append(r.label)
-        out["optimizer"].append(r.entry.optimizer)
-        out["default lr"].append(float(r.default_lr))
-        out["tuned lr"].append(float(r.best_lr) if r.source != "none" else None)
+        out["default lr"].append(fmt(r.default_lr))
+        out["tuned lr"].append(fmt(r.best_lr) if r.source != "none" else "—")
         out["tuned from"].append(TUNED_FROM[r.source])
-        out["default score"].append(d)
-        out["tuned score"].append(t)
-        out["gain"].append(None if d is None or t is None else d - t)
+        out["default score"].append(shown_score(r.default_score, r.tol, log_scale))
+        out["tuned score"].append(shown_score(r.best_score, r.tol, log_scale))
+        out["steps to settle (default → tuned)"].append(
+            f"{_steps(r.default_steps, r.budget)} → {_steps(tuned_steps, r.budget)}"
+        )
+        out["note"].append(edge_note(r) if r.at_edge else "")
     return out
 
 
+def edge_note(r: TuneResult) -> str:
+    """The warning for a winner on the first or last rate of the search grid."""
+    side = "smallest" if r.best_index == 0 else "largest"
+    return (
+        f"best rate is the grid's {side} ({fmt(r.grid[0])}..{fmt(r.grid[-1])}): "
+        "the optimum may lie beyond it"
+    )
+
+
+def _steps(value: float, budget: int) -> str:
+    """Steps to settle as text: ``—`` for "did not settle" (scored as the budget + 1)."""
+    return "—" if value != value or value > budget else f"{value:,.0f}"
+
+
 # --------------------------------------------------------------------------- sensitivity
+
+LOG_DECADES = 6
+"""A log colour scale spans at most this many decades (readable; the clip is stated)."""
+
+
+def clipped_colour(scores: np.ndarray, floor: float, log_scale: bool):
+    """Heatmap values and colour range for ``scores`` (``+inf`` = diverged -> NaN).
+
+    Log scores: ``log10(max(score, floor))`` with the colour range ``[log10 floor, top]``
+    where ``top`` is the largest finite value but at most :data:`LOG_DECADES` decades above
+    the floor; values above are drawn in the top colour. Returns ``(z, (zmin, zmax), note)``
+    with ``note`` the colour bar's statement of the clip (empty when nothing is clipped)."""
+    finite = np.isfinite(scores)
+    if not log_scale:
+        z = np.where(finite, scores, np.nan).astype(float)
+        vals = z[finite]
+        lo, hi = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
+        return z, (lo, hi if hi > lo else lo + 1.0), ""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.log10(np.maximum(np.where(finite, scores, 1.0), floor))
+    z = np.where(finite, z, np.nan)
+    lo = float(np.log10(floor))
+    top = float(np.nanmax(z)) if finite.any() else lo + 1.0
+    hi = min(max(top, lo + 1.0), lo + LOG_DECADES)
+    note = f"<br>(≤ {fmt(floor)} drawn as {fmt(floor)}"
+    note += f"; ≥ {fmt(10.0**hi)} as {fmt(10.0**hi)})" if top > hi else ")"
+    return z, (lo, hi), note
 
 
 def sensitivity_figure(result: SensitivityResult) -> go.Figure:
@@ -184,13 +248,9 @@ def sensitivity_figure(result: SensitivityResult) -> go.Figure:
     crit = CRITERIA[result.criterion]
     s = result.scores
     log_z = crit.key in ("gap", "dist")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.log10(np.maximum(s, 1e-300)) if log_z else s.astype(float)
-    z = np.where(np.isfinite(s), z, np.nan)
+    z, (zmin, zmax), clip_note = clipped_colour(s, result.tol, log_z)
     lx = np.log10(result.lrs)
-    words = np.array(
-        [[("diverged" if not np.isfinite(v) else fmt(v)) for v in row] for row in s], dtype=object
-    )
+    words = np.array([[shown_score(v, result.tol, log_z) for v in row] for row in s], dtype=object)
     knob = result.knob
     hover = (
         f"lr %{{customdata[0]:.3~g}}<br>{knob.label} %{{customdata[1]:.3~g}}<br>"
@@ -216,10 +276,16 @@ def sensitivity_figure(result: SensitivityResult) -> go.Figure:
             x=lx,
             y=result.knob_values,
             z=z,
+            zmin=zmin,
+            zmax=zmax,
             colorscale="Viridis",
             text=words,
             customdata=cd.tolist(),
-            colorbar={"title": {"text": ("log10 " if log_z else "") + crit.label.split(" (")[0]}},
+            colorbar={
+                "title": {
+                    "text": ("log10 " if log_z else "") + crit.label.split(" (")[0] + clip_note
+                }
+            },
             hovertemplate=hover + "<extra></extra>",
             name="score",
         )
@@ -240,7 +306,8 @@ def sensitivity_figure(result: SensitivityResult) -> go.Figure:
                 },
                 text=[
                     f"best: lr {fmt(result.best_lr)}, {knob.label} {fmt(result.best_knob)}"
-                    f"<br>{crit.label}: {fmt(s[j, i])}"
+                    f"<br>{crit.label}: {shown_score(s[j, i], result.tol, log_z)}"
+                    + ("<br>⚠ on the edge of the learning-rate grid" if result.at_edge else "")
                 ],
                 hovertemplate="%{text}<extra></extra>",
                 name="best",

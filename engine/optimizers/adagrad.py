@@ -55,6 +55,13 @@ class Adagrad(Optimizer):
         state["sum"] += self.hparams["initial_accumulator_value"]
         return state
 
+    def coordinate_lr(self, state: dict) -> np.ndarray:
+        """``clr_t / (√s_t + eps)`` per coordinate: ``s`` only grows, so (with ``lr_decay >= 0``)
+        this only shrinks."""
+        hp = self.hparams
+        clr = hp["lr"] / (1 + (max(state["step"], 1) - 1) * hp["lr_decay"])
+        return clr / (np.sqrt(state["sum"]) + hp["eps"])
+
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         hp = self.hparams
         state["step"] += 1

@@ -60,6 +60,16 @@ class Adam(Optimizer):
         names = ("exp_avg", "exp_avg_sq")
         return names + ("max_exp_avg_sq",) if self.hparams["amsgrad"] else names
 
+    def coordinate_lr(self, state: dict) -> np.ndarray:
+        """``lr / (√v̂_t + eps)`` per coordinate, the factor on ``m̂_t`` (``v̂ = v/(1−β₂ᵗ)``,
+        the running maximum with amsgrad, ``v`` itself without bias correction)."""
+        hp = self.hparams
+        beta2 = hp["betas"][1]
+        v = state["max_exp_avg_sq"] if hp["amsgrad"] else state["exp_avg_sq"]
+        if hp["bias_correction"]:
+            v = v / (1 - beta2 ** max(state["step"], 1))
+        return hp["lr"] / (np.sqrt(v) + hp["eps"])
+
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         hp = self.hparams
         beta1, beta2 = hp["betas"]

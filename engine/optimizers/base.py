@@ -196,6 +196,15 @@ class Optimizer(ABC):
         self.step_(new_params, np.asarray(grad), new_state)
         return new_params, new_state
 
+    def coordinate_lr(self, state: dict) -> np.ndarray | None:
+        """The per-coordinate learning rate the last step used, shaped like the params.
+
+        For the adaptive optimizers this is ``lr / (√state + eps)``: the factor that multiplies
+        each coordinate's gradient (or first moment) in the update. ``None`` for optimizers
+        that scale every coordinate alike (SGD, momentum). Read it after :meth:`step_`.
+        """
+        return None
+
     @abstractmethod
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         """One update IN PLACE: mutates ``params`` and the buffers of ``state``."""

@@ -17,6 +17,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "SGD": ("sgd", {}),
     "Momentum": ("sgd", {"momentum": 0.9}),
     "Momentum (EMA)": ("sgd", {"momentum": 0.9, "dampening": 0.9}),
+    "Momentum (notes, v0 = 0)": ("sgd", {"momentum": 0.9, "dampening": 0.9, "zero_init": True}),
     "Nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}),
     "RMSProp": ("rmsprop", {}),
     "Adagrad": ("adagrad", {}),
@@ -28,14 +29,19 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+LR_MIN, LR_MAX = 1e-8, 100.0
+"""The learning-rate knob's range; every per-surface default rate lies inside it (the race
+page also clamps defaults into it, so a default can never make a knob invalid)."""
+
+
 def _lr(default: float) -> Knob:
     return Knob(
         "lr",
         "learning rate",
         "float",
         default,
-        lo=1e-6,
-        hi=100.0,
+        lo=LR_MIN,
+        hi=LR_MAX,
         log=True,
         help="Step size γ.",
     )
@@ -107,6 +113,14 @@ HPARAMS: dict[str, tuple[Knob, ...]] = {
             "bool",
             False,
             help="Look ahead: g + μb (needs momentum > 0 and dampening 0).",
+        ),
+        Knob(
+            "zero_init",
+            "buffer starts at 0 (v₀ = 0)",
+            "bool",
+            False,
+            help="On: b₁ = (1-τ)g₁ (the notes' EMA, first step 1-τ times smaller). "
+            "Off: b₁ = g₁ (torch).",
         ),
     ),
     "rmsprop": (

@@ -67,6 +67,12 @@ class NAdam(Optimizer):
         state["mu_product"] = 1.0  # a float, or an array when beta1/momentum_decay are arrays
         return state
 
+    def coordinate_lr(self, state: dict) -> np.ndarray:
+        """``lr / (√v̂_t + eps)`` per coordinate (``v̂ = v/(1−β₂ᵗ)``)."""
+        hp = self.hparams
+        v = state["exp_avg_sq"] / (1 - hp["betas"][1] ** max(state["step"], 1))
+        return hp["lr"] / (np.sqrt(v) + hp["eps"])
+
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         hp = self.hparams
         beta1, beta2 = hp["betas"]

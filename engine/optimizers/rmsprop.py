@@ -66,6 +66,14 @@ class RMSprop(Optimizer):
             names += ("grad_avg",)
         return names
 
+    def coordinate_lr(self, state: dict) -> np.ndarray:
+        """``lr / (√v_t + eps)`` per coordinate (``v − ḡ²`` under the root when centered)."""
+        hp = self.hparams
+        v = state["square_avg"]
+        if hp["centered"]:
+            v = np.maximum(v - state["grad_avg"] ** 2, 0.0)
+        return hp["lr"] / (np.sqrt(v) + hp["eps"])
+
     def step_(self, params: np.ndarray, grad: np.ndarray, state: dict) -> None:
         hp = self.hparams
         state["step"] += 1

@@ -31,6 +31,11 @@ class SGD(Optimizer):
     Hence the course notes' EMA momentum :math:`v_t = \beta v_{t-1} + (1 - \beta) g_t`
     is ``momentum = dampening = β`` from step 2 on, with :math:`v_1 = g_1` (no warm-up bias).
 
+    ``zero_init=True`` (not in torch) starts the buffer at :math:`b_0 = 0` and applies the
+    recursion from the first step, :math:`b_1 = (1 - \tau) g_1`: with ``momentum = dampening
+    = β`` that is exactly the notes' EMA :math:`v_t = \beta v_{t-1} + (1 - \beta) g_t`,
+    :math:`v_0 = 0`, whose first step is :math:`1 - \beta` times torch's.
+
     Default ``lr = 1e-3`` as in torch >= 2.6.
     """
 
@@ -41,8 +46,9 @@ class SGD(Optimizer):
         "dampening": 0.0,
         "weight_decay": 0.0,
         "nesterov": False,
+        "zero_init": False,
     }
-    flags: ClassVar[tuple[str, ...]] = ("nesterov",)
+    flags: ClassVar[tuple[str, ...]] = ("nesterov", "zero_init")
     rules: ClassVar[tuple[Rule, ...]] = (
         LR_RULE,
         Rule("momentum", "Invalid momentum value: {}", nonneg),
@@ -72,7 +78,7 @@ class SGD(Optimizer):
         if self._use_momentum:
             momentum = hp["momentum"]
             buf = state["momentum_buffer"]
-            if state["step"] == 1:
+            if state["step"] == 1 and not hp["zero_init"]:
                 np.copyto(buf, g)
             else:
                 buf *= momentum

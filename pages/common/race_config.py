@@ -41,6 +41,7 @@ SHORT = {
     "momentum_decay": "md",
     "decoupled_weight_decay": "dwd",
     "rho": "rho",
+    "zero_init": "z",
 }
 """Hyperparameter name -> URL key prefix; the entry number follows (``b1_`` + ``2``)."""
 
@@ -50,6 +51,7 @@ SLOT_DEFAULTS = (*race.DEFAULT_LABELS, "Nesterov")
 # Presets whose default lr borrows another preset's per-surface rate (same update family).
 _LR_FAMILY = {
     "Momentum (EMA)": "SGD",
+    "Momentum (notes, v0 = 0)": "SGD",
     "Nesterov": "Momentum",
     "Adam (no bias correction)": "Adam",
     "AdamW": "Adam",
@@ -196,7 +198,9 @@ SEEDS = Knob(
     cap=True,
     help="With noise σ > 0: how many seeds to run (mean path, spread band, end-point cloud).",
 )
-DEFAULT_FORMULA = "sin(x)*y**2 + 0.1*(x**2 + y**2)"
+DEFAULT_FORMULA = "sin(x)*cos(y) + 0.1*(x**2 + y**2)"
+"""The example surface (and the fallback for a rejected formula): several basins, bounded
+below (f ≥ -1 everywhere), so no racer can fall forever."""
 FORMULA = Knob(
     "formula",
     "Your formula f(x, y)",
@@ -319,17 +323,52 @@ def formula_spec(values: dict[str, Any]) -> tuple[FormulaSpec, list[str], dict |
 
 
 def default_lr(surface_name: str, preset: str) -> float:
-    """The starting learning rate of ``preset`` on ``surface_name``.
+    """The starting learning rate of ``preset`` on ``surface_name``, inside the lr knob's range.
 
     The engine's default race tunes SGD, Momentum, RMSProp, Adagrad and Adam per surface; a
-    variant borrows its family's rate; Adadelta keeps torch's lr = 1.
+    variant borrows its family's rate; Adadelta keeps torch's lr = 1. The rate is clamped into
+    the learning-rate knob's range, so no surface x preset default can make the knob invalid.
     """
     label = _LR_FAMILY.get(preset, preset)
     lrs = race.DEFAULT_LRS.get(surface_name, race.DEFAULT_LRS[surfaces.DEFAULT_SURFACE])
-    if label in race.DEFAULT_LABELS:
-        return float(lrs[race.DEFAULT_LABELS.index(label)])
     name = optimizers.PRESETS[preset][0]
-    return float(optimizers.OPTIMIZERS[name].defaults["lr"])
+    if label in race.DEFAULT_LABELS:
+        lr = float(lrs[race.DEFAULT_LABELS.index(label)])
+    else:
+        lr = float(optimizers.OPTIMIZERS[name].defaults["lr"])
+    lr_knob = next(k for k in optimizers.HPARAMS[name] if k.key == "lr")
+    return float(lr_knob.coerce(lr)[0])
+
+
+def follow_surface(current: Any, preset: str, old_surface: str, new_surface: str) -> float:
+    """A racer's learning rate after a surface change: a rate still at ``old_surface``'s
+    default for ``preset`` (or unset) becomes ``new_surface``'s default; a rate the user set
+    by hand is kept."""
+    old_default = default_lr(old_surface, preset)
+    try:
+        value = float(current)
+    except (TypeError, ValueError):
+        return default_lr(new_surface, preset)
+    if not math.isfinite(value) or math.isclose(value, old_default, rel_tol=1e-9):
+        return default_lr(new_surface, preset)
+    return value
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` with Markdown's emphasis and code characters escaped (``x**2`` stays ``x**2``
+    in ``st.error``/``st.markdown`` instead of turning bold)."""
+    for ch in "\\`*_[]<>#|~$":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def rejected_note(error: dict, fallback: FormulaSpec | None) -> str:
+    """The caption under a rejected formula: the text the user typed (as a code span, so ``*``
+    is not read as markdown) and the example the page races on instead."""
+    typed = str(error.get("text", "")).strip()
+    typed = f"`{typed}`" if typed else "(empty)"
+    example = f"`{fallback.text}`" if fallback is not None else "the example"
+    return f"Your formula: {typed} (rejected, see above). Racing on {example} instead."
 
 
 def start_knobs(s: Surface) -> tuple[Knob, Knob]:
@@ -375,7 +414,7 @@ def entry_knobs(i: int, preset: str, surface_name: str) -> tuple[Knob, ...]:
     out = []
     for knob in optimizers.HPARAMS[name]:
         default = default_lr(surface_name, preset) if knob.key == "lr" else knob.default
-        default = flat.get(knob.key, default)
+        default = knob.coerce(flat.get(knob.key, default))[0]  # clamped: valid by construction
         out.append(
             replace(
                 knob,

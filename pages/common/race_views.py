@@ -77,14 +77,19 @@ def _adopt(results: list[tuning.TuneResult]) -> None:
 def fair_race_tab(results: list[tuning.TuneResult], crit: str) -> None:
     """Tuned vs default learning rate per racer, the score curves, and an adopt button."""
     table = pd.DataFrame(rt.tuning_table(results))
-    for col in ("default lr", "tuned lr", "default score", "tuned score", "gain"):
-        table[col] = [fmt(v) if v is not None else "diverged" for v in table[col]]
-    st.dataframe(table, hide_index=True)
+    if not table["note"].any():
+        table = table.drop(columns=["note"])
+    st.table(table.set_index("entry"))
+    for r in results:
+        if r.at_edge:
+            st.warning(f"{r.label}: {rt.edge_note(r)}.", icon=":material/first_page:")
     st.plotly_chart(rt.score_curves(results), key="score_curves")
+    first = results[0]
     st.caption(
-        f"Each racer ran {len(results[0].grid)} learning rates from 1e-4 to 10 (plus its own) "
-        f"with the same step budget, scored by {tuning.CRITERIA[crit].label}; × = diverged. "
-        "A wide flat valley means a forgiving optimizer."
+        f"Each racer ran {len(first.grid)} learning rates from {fmt(first.grid[0])} to "
+        f"{fmt(first.grid[-1])} (plus its own) with the same step budget, scored by "
+        f"{tuning.CRITERIA[crit].label}; × = diverged. {tuning.TIE_RULE.format(tol=fmt(first.tol))}"
+        " A wide flat valley means a forgiving optimizer."
     )
     st.button(
         "Use the tuned rates as the racers' own",
@@ -231,11 +236,19 @@ def sensitivity_view(config: rc.RaceConfig, index: int, knob: str, crit: str) ->
         config={"displaylogo": False},
     )
     if res.best:
+        log_scale = crit in ("gap", "dist")
         st.caption(
             f"Best: lr {fmt(res.best_lr)}, {res.knob.label} {fmt(res.best_knob)} "
-            f"({tuning.CRITERIA[crit].label} {fmt(res.scores[res.best])}). "
-            "Click a cell to race with that setting."
+            f"({tuning.CRITERIA[crit].label} "
+            f"{rt.shown_score(res.scores[res.best], res.tol, log_scale)}). "
+            f"{tuning.TIE_RULE.format(tol=fmt(res.tol))} Click a cell to race with that setting."
         )
+        if res.at_edge:
+            st.warning(
+                f"The best cell is on the edge of the learning-rate grid ({fmt(res.lrs[0])}.."
+                f"{fmt(res.lrs[-1])}): the optimum may lie beyond it.",
+                icon=":material/first_page:",
+            )
     else:
         st.caption("Every setting diverged: try fewer steps or another start.")
 
@@ -244,12 +257,12 @@ def sensitivity_view(config: rc.RaceConfig, index: int, knob: str, crit: str) ->
 def formula_problem(error: dict) -> None:
     """The rejected formula, a caret under its column, and the parser's message."""
     col = error.get("column")
-    lines = [error["text"]]
-    if isinstance(col, int) and col >= 0:
-        lines.append(" " * max(col - 1, 0) + "^")
+    lines = [str(error["text"]).strip()]  # columns count from the stripped text
+    if isinstance(col, int) and col >= 1:
+        lines.append(" " * (col - 1) + "^")
     st.error(
-        f"Your formula was rejected: {error['message']}. Racing on the example formula "
-        "instead; fix the text in the sidebar.",
+        f"Your formula was rejected: {rc.markdown_escape(error['message'])}. Racing on the "
+        "example formula instead; fix the text in the sidebar.",
         icon=":material/function:",
     )
     st.code("\n".join(lines), language=None)
