@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from engine import landscape as ls
-from engine.datasets import Dataset, make_dataset
+from engine.datasets import DATASETS, Dataset, make_dataset
 from engine.history import Growable, History
 from engine.landscape import DEFAULT_MEMORY_BUDGET as DEFAULT_MEMORY_BUDGET_BYTES
 from engine.landscape import NetShape
@@ -273,13 +273,26 @@ def run(config: NetRaceConfig) -> NetRaceResult:
     return NetRace(config).run()
 
 
+# Time model of :func:`estimate`, measured with ``python -m bench.netrace`` on this 2-core
+# machine: a minibatch step of a small net costs ~0.4 ms of interpreter and NumPy overhead
+# whatever its size, and the arithmetic runs at ~1 GFLOP/s (small matrices, tanh).
+STEP_SECONDS = 4e-4
+FLOP_RATE = 1e9
+
+
 @dataclass(frozen=True)
 class Cost:
-    """An estimate before work: floating-point operations and peak bytes."""
+    """An estimate before work: floating-point operations, optimizer steps, peak bytes."""
 
     flops: float
     peak_bytes: float
+    steps: int = 0
     parts: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def seconds(self) -> float:
+        """Estimated seconds on this machine (see :data:`STEP_SECONDS`, :data:`FLOP_RATE`)."""
+        return self.steps * STEP_SECONDS + self.flops / FLOP_RATE
 
 
 def estimate(config: NetRaceConfig, grid: int, memory_budget: int) -> Cost:
@@ -290,9 +303,11 @@ def estimate(config: NetRaceConfig, grid: int, memory_budget: int) -> Cost:
     PCA's SVD of the recorded points (``n·P²`` for ``n`` points, dominated by the grid for
     small nets). Peak bytes: the recorded trajectories plus one landscape chunk.
     """
-    spec_n = config.n_samples or 400
-    dims = _feature_count(config)
-    probe = NetShape((dims, *config.hidden, 2), config.activation, (), 0.01)
+    spec = DATASETS[config.dataset]
+    options = {**spec.options, **dict(config.data_options)}
+    spec_n = config.n_samples or spec.n_samples
+    dims = int(options.get("n_features", 2))
+    probe = NetShape((dims, *config.hidden, spec.n_classes(options)), config.activation, (), 0.01)
     per = probe.flops_per_sample()
     n_train = int(round(spec_n * 0.7))
     steps_per_epoch = math.ceil(n_train / min(config.batch_size, n_train))
@@ -306,17 +321,9 @@ def estimate(config: NetRaceConfig, grid: int, memory_budget: int) -> Cost:
     return Cost(
         flops=float(train + land),
         peak_bytes=float(peak),
-        parts={"train": float(train), "landscape": float(land), "steps": steps_per_epoch},
+        steps=n_racers * config.epochs * steps_per_epoch,
+        parts={"train": float(train), "landscape": float(land)},
     )
-
-
-def _feature_count(config: NetRaceConfig) -> int:
-    options = dict(config.data_options)
-    if "n_features" in options:
-        return int(options["n_features"])
-    if config.dataset.startswith("sparse"):
-        return 50
-    return 2
 
 
 # ------------------------------------------------------------------------- the landscape
@@ -403,13 +410,16 @@ def landscape(
             np.zeros((1, 2)) if i == reference else np.empty((0, 2)) for i in range(len(runs))
         )
         alphas = betas = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, grid)
-    Z = ls.grid_loss(shape, plane, alphas, betas, X, y, memory_budget)
-    projected = tuple(ls.plane_loss(shape, plane, c, X, y, memory_budget) for c in coords)
-    true = tuple(ls.losses_at(shape, r.path, X, y, memory_budget) for r in runs)
+    f32 = np.float32  # the picture's values: ~1e-6 relative, 3-5x faster (see losses_at)
+    Z = ls.grid_loss(shape, plane, alphas, betas, X, y, memory_budget, f32)
+    projected = tuple(ls.plane_loss(shape, plane, c, X, y, memory_budget, f32) for c in coords)
+    true = tuple(ls.losses_at(shape, r.path, X, y, memory_budget, f32) for r in runs)
     ts = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, SLICE_POINTS)
     raw = ls.random_directions(shape, seed + 7919, 1)[0]
     slices = tuple(
-        ls.slice_1d(shape, r.path[-1], raw, ts, X, y, memory_budget) if len(r.path) else ts * np.nan
+        ls.slice_1d(shape, r.path[-1], raw, ts, X, y, memory_budget, f32)
+        if len(r.path)
+        else ts * np.nan
         for r in runs
     )
     sharp = tuple(ls.sharpness(ts, s) for s in slices)

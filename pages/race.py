@@ -21,8 +21,8 @@ import streamlit as st
 from engine import race, surfaces
 from engine.formula import nonfinite_fraction
 from pages.common import race_config as rc
+from pages.common import race_network, urlstate
 from pages.common import race_views as views
-from pages.common import urlstate
 from viz import race as vr
 from viz import race_seeds as rs
 from viz.common import fmt
@@ -197,6 +197,9 @@ view = st.segmented_control(
 )
 view = view if view in rc.VIEWS else rc.VIEW.default
 st.caption(rc.VIEWS[view])
+if view == "network":
+    race_network.network_view(specs, defaults, config, surface.title)
+    st.stop()
 st.latex(surface.latex)
 if formula_error:
     st.caption(rc.rejected_note(formula_error, formula))

@@ -131,7 +131,12 @@ def test_grid_loss_matches_a_direct_loop(small_race):
     X, y = small_race.data.X_train, small_race.data.y_train
     for bi, ai in [(0, 0), (4, 4), (8, 2), (3, 7)]:
         theta = L.plane.points(np.array([[L.alphas[ai], L.betas[bi]]]))[0]
-        assert L.loss[bi, ai] == pytest.approx(_loop_loss(small_race.shape, theta, X, y), rel=1e-12)
+        # float32 arithmetic for the picture: agrees with the float64 loop to ~1e-6
+        assert L.loss[bi, ai] == pytest.approx(_loop_loss(small_race.shape, theta, X, y), rel=1e-5)
+        exact = ls.grid_loss(
+            small_race.shape, L.plane, L.alphas[ai : ai + 1], L.betas[bi : bi + 1], X, y
+        )
+        assert exact[0, 0] == pytest.approx(_loop_loss(small_race.shape, theta, X, y), rel=1e-12)
 
 
 def test_contour_at_projected_points_equals_the_loss_there(small_race):
@@ -148,14 +153,14 @@ def test_contour_at_projected_points_equals_the_loss_there(small_race):
                 _loop_loss(small_race.shape, theta, X, y)
             )
         # the true loss is taken at the real θ_t, and equals the trainer's own evaluation at the end
-        assert L.true_loss[i][-1] == pytest.approx(r.history.train_loss[-1], rel=1e-10)
-        assert L.true_loss[i][0] == pytest.approx(r.history.train_loss[0], rel=1e-10)
+        assert L.true_loss[i][-1] == pytest.approx(r.history.train_loss[-1], rel=1e-5)
+        assert L.true_loss[i][0] == pytest.approx(r.history.train_loss[0], rel=1e-5)
 
 
 def test_reference_end_point_is_the_origin(small_race):
     L = nr.landscape(small_race, grid=5, reference=3)
     np.testing.assert_allclose(L.coords[3][-1], 0.0, atol=1e-12)
-    assert L.projected_loss[3][-1] == pytest.approx(L.true_loss[3][-1], rel=1e-12)
+    assert L.projected_loss[3][-1] == pytest.approx(L.true_loss[3][-1], rel=1e-5)
 
 
 def test_chunking_does_not_change_values(small_race):
@@ -188,9 +193,9 @@ def test_random_mode_and_slices(small_race):
     L = nr.landscape(small_race, mode="random", grid=7, reference=1)
     assert L.explained is None
     assert L.loss.shape == (7, 7)
-    assert L.loss[3, 3] == pytest.approx(L.true_loss[1][-1], rel=1e-10)  # the centre
+    assert L.loss[3, 3] == pytest.approx(L.true_loss[1][-1], rel=1e-5)  # the centre
     for s, r, h in zip(L.slices, small_race.runs, L.sharpness, strict=True):
-        assert s[len(s) // 2] == pytest.approx(r.history.train_loss[-1], rel=1e-10)
+        assert s[len(s) // 2] == pytest.approx(r.history.train_loss[-1], rel=1e-5)
         assert h >= 0
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from engine import gradflow_presets as gf
 from engine.knobs import caps_table
-from pages.common import race_config, reg_config
+from pages.common import netrace_config, race_config, reg_config
 
 PAGES = {
     "Optimizer race": race_config.STATIC_KNOBS,
+    "Optimizer race, network view": netrace_config.STATIC_KNOBS,
     "Regularization lab": reg_config.STATIC_KNOBS,
     # every network slot i = 1..n has the same caps as slot 1 (act<i>, depth<i>, width<i>...)
     "Gradient flow": (*gf.GLOBAL_KNOBS, *gf.slot_knobs(1, gf.SLOT_DEFAULTS[0])),

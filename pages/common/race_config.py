@@ -118,6 +118,8 @@ VIEWS = {
     "start by the minimum it reaches. Click a cell to race from there.",
     "sensitivity": "Sensitivity: one racer's score over learning rate × its second knob. "
     "Click a cell to race with that setting.",
+    "network": "On a network: the same racers train a real neural network; the loss "
+    "landscape around their trajectories, animated.",
 }
 VIEW = Knob("view", "View", "choice", "race", choices=tuple(VIEWS), help="What the page shows.")
 TUNE = Knob(

@@ -1,0 +1,241 @@
+"""The race page's network view (``view=network``): the sidebar's racers train a real network.
+
+Reads like the view looks: the network's controls in the sidebar (under the racers), the
+estimate and its gate, the training job's progress with live loss curves, then (once every
+racer has finished) the loss landscape with the projected paths, animated, and one secondary
+chart chosen by a URL-bound selector (only the shown one is built): loss curves, true vs
+projected loss along the paths, sharpness slices, the leaderboard, what carried over.
+
+Training runs as ONE background job (engine.netrace.NetRace, the lockstep trainer group) in the
+session's job group (pages.common.jobs); a link starts it by itself when the estimate fits the
+budget, otherwise the view shows the estimate and asks for an explicit start (or refuses above
+the hard cap). The landscape, the toy race it is compared with and the hero figure are cached
+by their settings and shared across sessions.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import netrace as nr
+from engine import netrace_report as rep
+from engine import race
+from pages.common import jobs as pj
+from pages.common import netrace_config as nc
+from pages.common import urlstate
+from viz import race_network as vn
+from viz.common import fmt
+
+JOB = "netrace"
+_SIG = "_netrace_signature"  # session state: the config the current job trains
+_CONSENT = "_netrace_consent"  # session state: the over-budget config the user agreed to run
+
+
+def _bytes(n: float) -> str:
+    return f"{n / 2**20:.0f} MB" if n < 2**30 else f"{n / 2**30:.1f} GB"
+
+
+@st.cache_resource(max_entries=16, show_spinner="Evaluating the loss landscape...")
+def _landscape(config: nr.NetRaceConfig, mode: str, ref: int, grid: int, _result):
+    """The landscape of a finished race, once per (race, plane settings), shared read-only."""
+    return nr.landscape(
+        _result,
+        mode=mode,
+        reference=None if ref == 0 else ref - 1,
+        grid=grid,
+        seed=config.seed,
+        memory_budget=nc.MEMORY_BUDGET,
+    )
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _hero(config: nr.NetRaceConfig, mode: str, ref: int, grid: int, _land, _result):
+    """The animated landscape figure, built once per result and shared read-only."""
+    return vn.landscape_figure(_land, _result)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _toy(race_key: str, _race_config) -> race.RaceResult:
+    """The 2D race of the same racers (sidebar rates), with the optimizer state recorded."""
+    c = _race_config
+    return race.run_race(
+        c.surface_obj(),
+        [r.entry() for r in c.racers],
+        c.start,
+        c.steps,
+        noise_std=c.noise,
+        seed=c.seed,
+        record_state=True,
+    )
+
+
+def _controls(presets: list[str]) -> dict:
+    """The view's sidebar controls (bound to the URL); returns their values."""
+    values = urlstate.sanitize(nc.all_knobs(presets))
+    sb = st.sidebar
+    sb.subheader("On the network")
+    for knob in nc.SIDEBAR_KNOBS:
+        values[knob.key] = urlstate.widget(knob)
+    with sb.expander("Learning rates on the network", expanded=True):
+        st.caption(
+            "The rates above are tuned for the 2D surface; a network needs its own. "
+            "Defaults per preset; the other hyperparameters are the racers' above."
+        )
+        for i, preset in enumerate(presets, start=1):
+            knob = nc.lr_knob(i, preset)
+            values[knob.key] = urlstate.widget(knob, container=st, label=f"Racer {i}: {preset}")
+    return values
+
+
+def _start(config: nr.NetRaceConfig) -> None:
+    pj.session_jobs().start(JOB, lambda: nr.NetRace(config), name="network race")
+    st.session_state[_SIG] = config
+
+
+def _gate_and_start(config: nr.NetRaceConfig, cost: nr.Cost) -> bool:
+    """Start the job for ``config`` when it fits the budget (or was agreed to); say why not.
+
+    Returns whether a job for ``config`` exists after this call.
+    """
+    verdict = nc.gate(cost)
+    estimate = f"about {pj.fmt_seconds(cost.seconds)} of compute, {_bytes(cost.peak_bytes)}"
+    if st.session_state.get(_SIG) == config and pj.session_jobs().get(JOB) is not None:
+        return True
+    if verdict == "refuse":
+        st.error(
+            f"This network race would take {estimate}: above the server's hard cap "
+            f"({pj.fmt_seconds(nc.HARD_CAP_SECONDS)}). Use fewer epochs, a smaller network, a "
+            "larger batch or fewer racers.",
+            icon=":material/block:",
+        )
+        return False
+    if verdict == "ask" and st.session_state.get(_CONSENT) != config:
+        st.warning(
+            f"This network race is larger than a link may start by itself: {estimate} "
+            f"(budget {pj.fmt_seconds(nc.BUDGET_SECONDS)}, {_bytes(nc.BUDGET_BYTES)}).",
+            icon=":material/hourglass_top:",
+        )
+        if st.button(f"Start anyway ({estimate})", type="primary", key="netrace_consent"):
+            st.session_state[_CONSENT] = config
+            _start(config)
+            st.rerun()
+        return False
+    _start(config)
+    return True
+
+
+def _draw_live(snap) -> None:
+    """While training: the live loss curves (the first chart a visitor sees)."""
+    if snap.status.active and snap.history is not None:
+        st.plotly_chart(vn.curves_figure(snap.history), key="netrace_live")
+
+
+def network_view(specs, defaults, race_config, surface_title: str) -> None:
+    """The whole view for the sidebar's racers ``specs`` (race_config.RacerSpec, with their
+    knob ``defaults``) and the 2D race ``race_config`` they are compared with."""
+    presets = [s.preset for s in specs]
+    values = _controls(presets)
+    config = nc.net_config(values, specs, defaults)
+    grid = int(values["ngrid"])
+    cost = nr.estimate(config, grid, nc.MEMORY_BUDGET)
+    width = values["nwidth"]
+    st.caption(
+        f"Each racer trains the same {values['ndepth']}×{width} {values['nact']} network on "
+        f"**{values['ndata']}** from the same initial weights with the same minibatches "
+        f"({values['nepochs']} epochs, batch {values['nbatch']}); estimated "
+        f"{pj.fmt_seconds(cost.seconds)}, {_bytes(cost.peak_bytes)}."
+    )
+    if not _gate_and_start(config, cost):
+        return
+    snap = pj.live_job(JOB, _draw_live, epochs=config.epochs)
+    if snap is None or snap.history is None or snap.status.active:
+        return
+    result = snap.history
+    if not any(len(r.path) > 1 for r in result.runs):
+        st.info("Nothing to draw: no racer took a finite step.", icon=":material/info:")
+        return
+    _results(config, values, result, race_config, surface_title)
+
+
+def _results(config, values, result, race_config, surface_title: str) -> None:
+    n = len(result.runs)
+    c1, c2, c3 = st.columns(3)
+    mode = urlstate.widget(nc.PLANE, container=c1)
+    ref = urlstate.widget(nc.ref_knob(n), container=c2)
+    grid = urlstate.widget(nc.GRID, container=c3)
+    land = _landscape(config, mode, int(ref), int(grid), result)
+    st.plotly_chart(
+        _hero(config, mode, int(ref), int(grid), land, result),
+        key="netrace_map",
+        config={"displaylogo": False, "scrollZoom": False},
+    )
+    caption, warning = vn.explained_text(land.explained)
+    if warning:
+        st.warning(warning, icon=":material/visibility_off:")
+    if land.excluded:
+        names = ", ".join(result.runs[i].label for i in land.excluded)
+        st.caption(
+            f"{names} diverged: left out of the plane's fit, drawn to its last finite point."
+        )
+    st.caption(
+        "Paths are the racers' trajectories projected onto the plane; the colour at a projected "
+        "point is the loss THERE (on the plane), not the racer's true loss: the *True vs "
+        "projected loss* chart shows both, and hovering a path gives both numbers."
+    )
+    shown = st.segmented_control(
+        "Show",
+        list(nc.SHOW),
+        default=nc.SHOW_KNOB.default,
+        key="nshow",
+        bind="query-params",
+        required=True,
+        label_visibility="collapsed",
+    )
+    shown = shown if shown in nc.SHOW else nc.SHOW_KNOB.default
+    target = float(values["ntarget"])
+    if shown == "Loss curves":
+        st.plotly_chart(vn.curves_figure(result), key="netrace_curves")
+    elif shown == "True vs projected loss":
+        st.plotly_chart(vn.path_loss_figure(land, result), key="netrace_paths")
+    elif shown == "Sharpness":
+        st.plotly_chart(vn.slices_figure(land, result), key="netrace_slices")
+        st.caption(
+            "Each slice walks from a racer's final weights along one random direction, "
+            "rescaled neuron by neuron to that racer's own weight norms (filter normalization, "
+            "Li et al. §4; biases fixed), so the widths compare fairly."
+        )
+    elif shown == "Leaderboard":
+        urlstate.widget(nc.TARGET, container=st)
+        st.dataframe(vn.leaderboard_table(rep.leaderboard(result, target)), hide_index=True)
+        st.caption(rep.RULE)
+    else:
+        toy = _toy(race_config.key(), race_config)
+        lines, _ = rep.carry_over(result, toy, surface_title, target)
+        st.markdown(
+            f"Measured on both: the 2D race on **{surface_title}** (the sidebar's rates, "
+            f"{race_config.steps:,} steps) and the network (its own rates)."
+        )
+        for line in lines:
+            st.markdown(f"- {line}")
+    _downloads(land, result)
+
+
+def _downloads(land, result) -> None:
+    left, right = st.columns(2)
+    left.download_button(
+        "Loss curves (CSV)",
+        vn.curves_table(result).to_csv(index=False),
+        file_name="network_race_curves.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    right.download_button(
+        "Projected paths (CSV)",
+        vn.paths_table(land, result).to_csv(index=False),
+        file_name="network_race_paths.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    st.caption(f"Landscape: {fmt(land.loss.shape[0])}² full-data evaluations.")
