@@ -162,33 +162,17 @@ class NetRaceResult:
         return all(r.done for r in self.runs)
 
 
-_SECOND_MOMENT = ("sum", "square_avg", "exp_avg_sq")
-
-
 def median_effective_lr(opt, state: dict) -> float:
-    """Median over coordinates of ``lr / (√v̂ + ε)`` (NaN without a second-moment state).
-
-    v̂ is Adagrad's running sum ``s``, RMSProp's ``square_avg`` (centred: minus the squared
-    mean), or Adam's ``exp_avg_sq / (1 − β₂ᵗ)`` with bias correction. Before the first step
-    (v = 0) there is no rate yet: NaN.
-    """
-    key = next((k for k in _SECOND_MOMENT if k in state), None)
-    if key is None or state.get("step", 0) == 0:
+    """Median over coordinates of the per-coordinate rate ``lr / (√v̂ + ε)`` the last step used
+    (the optimizer's own :meth:`~engine.optimizers.base.Optimizer.coordinate_lr`); NaN for
+    optimizers that scale every coordinate alike, and before the first step."""
+    if state.get("step", 0) == 0:
         return math.nan
-    hp = opt.hparams
-    v = state[key]
-    if key == "square_avg" and "grad_avg" in state:
-        v = v - state["grad_avg"] ** 2
-    if key == "exp_avg_sq":
-        if "max_exp_avg_sq" in state:
-            v = state["max_exp_avg_sq"]
-        if hp.get("bias_correction", True):
-            v = v / (1.0 - hp["betas"][1] ** state["step"])
-    lr = float(np.max(hp["lr"]))
-    if key == "sum":
-        lr = lr / (1.0 + (state["step"] - 1) * float(hp.get("lr_decay", 0.0)))
+    rates = opt.coordinate_lr(state)
+    if rates is None:
+        return math.nan
     with np.errstate(all="ignore"):
-        return float(np.median(lr / (np.sqrt(np.maximum(v, 0.0)) + float(hp["eps"]))))
+        return float(np.median(rates))
 
 
 class NetRace(TrainerGroup):

@@ -152,8 +152,8 @@ def network_behaviour(result: NetRaceResult, i: int) -> Behaviour:
 def toy_behaviour(entry) -> Behaviour:
     """The same measures on an :class:`engine.race.EntryResult` of one start.
 
-    The rate: ``lr/(√v+ε)`` from the recorded mean second moment when the race recorded the
-    optimizer's state (``record_state=True``); NaN otherwise.
+    The rate: the median per-coordinate rate ``coordinate_lr`` the race records with
+    ``record_state=True`` (last step over first step); NaN otherwise.
     """
     loss = np.asarray(entry.loss, dtype=np.float64)
     div = int(entry.diverged_at)
@@ -161,11 +161,13 @@ def toy_behaviour(entry) -> Behaviour:
         loss = loss[:div]
     shrink = math.nan
     state = entry.state or {}
-    if "second_moment" in state:
-        v = np.asarray(state["second_moment"], dtype=np.float64)[1:]
-        v = v[np.isfinite(v) & (v > 0)]
-        if v.size >= 2:
-            shrink = float(np.sqrt(v[0] / v[-1]))
+    if "coordinate_lr" in state:
+        rates = np.median(np.asarray(state["coordinate_lr"], dtype=np.float64)[1:], axis=-1)
+        end = len(rates) if div < 0 else max(div - 1, 0)
+        rates = rates[:end]
+        rates = rates[np.isfinite(rates) & (rates > 0)]
+        if rates.size >= 2:
+            shrink = float(rates[-1] / rates[0])
     return Behaviour(rises(loss), shrink, div if div >= 0 else None)
 
 
@@ -175,8 +177,7 @@ def carry_over(
     """Sentences comparing each racer on the toy surface (``toy``: an engine.race.RaceResult
     of the same racers from one start) with the network, plus the measured pairs.
 
-    The rate comparison for Adam-like optimizers uses ``√(v_first/v_last)`` on the surface
-    (the rate's ratio at a fixed lr and ε ≪ √v) and the median rate on the network.
+    The rate comparison uses the median per-coordinate rate, last over first, on both.
     """
     lines, pairs = [], []
     for i, r in enumerate(result.runs):
