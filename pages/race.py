@@ -257,7 +257,7 @@ def run(config: rc.RaceConfig) -> race.RaceResult:
 def hero_figure(config: rc.RaceConfig, at: int, seeds: int, _result: race.RaceResult, _clouds):
     """The animated map, built once per (config, opening step, seeds) and shared read-only
     (copying ~100 frames per rerun would cost more than building them)."""
-    overlays = tuple(rs.seed_cloud_traces(_clouds)) if _clouds else ()
+    overlays = tuple(rs.seed_cloud_traces(_clouds, legend=False)) if _clouds else ()
     return vr.contour_figure(config.surface_obj(), _result, show_step=at, overlays=overlays)
 
 

@@ -255,9 +255,11 @@ def contour_figure(
     play = {**anim, "fromcurrent": True, "frame": {"duration": frame_ms, "redraw": False}}
     (x0, x1), (y0, y1) = surface.domain
     layout = base_layout(f"{surface.title}: {len(result.entries)} optimizers, {steps:,} steps")
+    names = [t.get("name") for t in data if t.get("showlegend", True) is not False]
+    top = legend_top_margin([n for n in names if n and n != CLICK_TRACE_NAME])
     layout.update(
-        height=height,
-        margin={"l": 60, "r": 20, "t": 110, "b": 110},
+        height=height + top - 110,  # the plot area keeps its size whatever the legend needs
+        margin={"l": 60, "r": 20, "t": top, "b": 110},
         xaxis={"title": {"text": "x"}, "range": [x0, x1], "constrain": "domain"},
         yaxis={"title": {"text": "y"}, "range": [y0, y1]},
         images=[
@@ -308,6 +310,29 @@ def contour_figure(
         ],
     )
     return go.Figure(data=data, layout=layout, frames=frames, _validate=False)
+
+
+LEGEND_WIDTH_PX = 720
+"""Width a horizontal legend wraps at, for the row estimate (the map's width on a ~1280 px
+laptop window, minus margins; a wider window needs fewer rows)."""
+
+
+def legend_rows(names: list[str], width: int = LEGEND_WIDTH_PX) -> int:
+    """Rows a horizontal Plotly legend needs for ``names`` (greedy packing; each item is its
+    symbol, ~40 px, plus ~6.5 px per character of its name)."""
+    rows, used = 1, 0.0
+    for name in names:
+        item = 40 + 6.5 * len(name)
+        if used and used + item > width:
+            rows, used = rows + 1, 0.0
+        used += item
+    return rows
+
+
+def legend_top_margin(names: list[str]) -> int:
+    """Top margin with room for the title (~50 px) and every legend row (~24 px each), at
+    least the map's usual 110 px: the legend sits between them and never covers the title."""
+    return max(110, 56 + 24 * legend_rows(names))
 
 
 def loss_figure(surface, result, height: int = 420) -> go.Figure:

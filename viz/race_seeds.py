@@ -93,20 +93,26 @@ def seed_loss_figure(
 
 
 def seed_cloud_traces(
-    clouds: Sequence[SeedCloud], colors: Sequence[str] | None = None
+    clouds: Sequence[SeedCloud], colors: Sequence[str] | None = None, *, legend: bool = True
 ) -> list[go.Scatter]:
     """Traces to lay over a contour map: each entry's mean path (dashed) and end-point cloud
-    (diverged runs as crosses at their last finite point)."""
+    (diverged runs as crosses at their last finite point).
+
+    ``legend=False`` (the race map): no legend entries of their own; racer ``i``'s traces join
+    its legend group ``r{i}`` (clicking the racer hides its cloud too), so six noisy racers
+    add nothing to the legend (the page's caption explains dashes and dots)."""
     colors = colors_for(len(clouds), colors)
     traces = []
-    for cl, c in zip(clouds, colors, strict=False):
+    for i, (cl, c) in enumerate(zip(clouds, colors, strict=False)):
         name = cl.entry.label
+        group = name if legend else f"r{i}"
         traces.append(
             go.Scatter(
                 x=cl.mean_path[:, 0],
                 y=cl.mean_path[:, 1],
                 mode="lines",
-                legendgroup=name,
+                legendgroup=group,
+                showlegend=legend,
                 line={"color": c, "dash": "dash", "width": 2},
                 name=f"{name}: mean path",
                 hovertemplate=f"{name} mean path<br>(%{{x:.3~g}}, %{{y:.3~g}})<extra></extra>",
@@ -121,7 +127,8 @@ def seed_cloud_traces(
                     x=cl.ends[mask, 0],
                     y=cl.ends[mask, 1],
                     mode="markers",
-                    legendgroup=name,
+                    legendgroup=group,
+                    showlegend=legend,
                     name=f"{name}: {what} points ({int(mask.sum())})",
                     marker={
                         "color": rgba(c, 0.7),
