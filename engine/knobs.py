@@ -13,6 +13,7 @@ Nothing here imports Streamlit; ``pages/common/urlstate.py`` does the Streamlit 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,3 +175,14 @@ def caps_table(groups: dict[str, Sequence[Knob]]) -> str:
             if knob.cap:
                 lines.append(f"| {page} | {knob.label} (`{knob.key}`) | {knob.describe_range()} |")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ server knobs (not in URLs)
+# Process-wide settings of the job engine (engine.jobs, engine.result_cache); stated in the
+# README. The environment may override the cache budget: NNVIZ_CACHE_MB=512.
+RESULT_CACHE_BYTES = int(float(os.environ.get("NNVIZ_CACHE_MB", 256)) * 2**20)
+"""Budget of the finished-results cache shared by all sessions (LRU, bytes of arrays)."""
+CHUNK_SECONDS = 0.25
+"""Target duration of one job chunk (steps run between two publications / control checks)."""
+IDLE_PAUSE_SECONDS = 10.0
+"""A job nobody polls for this long pauses (no next chunk) and resumes when polled again."""

@@ -237,6 +237,18 @@ class MLP:
         bs = [flat[s] for s in self._b_slices]
         return ws, bs
 
+    def __getstate__(self) -> dict:
+        """Pickle without the ``weights``/``biases`` views (pickle would copy them apart from
+        the flat buffer); :meth:`__setstate__` rebuilds them, so a network that travels to a
+        worker process and back trains on exactly as before."""
+        state = self.__dict__.copy()
+        del state["weights"], state["biases"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.weights, self.biases = self._views(self._params)
+
     def new_gradients(self) -> Gradients:
         """A zeroed :class:`Gradients` to pass as ``out=`` to :meth:`backward` (reuse)."""
         flat = np.zeros_like(self._params)

@@ -237,6 +237,18 @@ class Trainer:
         )
         self._end_of_epoch()  # epoch 0: the initial weights
 
+    def __getstate__(self) -> dict:
+        """Pickle (a job's chunk carries the trainer to a worker) without the gradient
+        scratch buffer, whose per-layer views would come back detached from its flat array;
+        every step overwrites it, so :meth:`__setstate__` allocates a fresh one."""
+        state = self.__dict__.copy()
+        del state["_grads"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._grads = self.net.new_gradients()
+
     # ---------------------------------------------------------------- StepTask protocol
     @property
     def done(self) -> bool:

@@ -8,6 +8,7 @@ explanation), then sharing. Every control is bound to the URL.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import streamlit as st
@@ -179,7 +180,7 @@ with train_tab:
     run_configs = tuple(configs)
     pj.job_controls(
         JOB,
-        lambda: gf.FlowTraining(run_configs, train_spec, steps, optimizer, lr),
+        functools.partial(gf.FlowTraining, run_configs, train_spec, steps, optimizer, lr),
         signature=signature,
         name="gradient flow",
         start_label="Start training",

@@ -12,6 +12,7 @@ while live, full and cached once finished, throttled polls): pages.common.reg_li
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -101,15 +102,16 @@ depth = len(lab.base.hidden)
 
 
 # --- 3. training (one background job for every variant) -------------------------------------
-def _make_task(lab: rl.LabConfig = lab) -> rl.TwinRuns:
-    return rl.TwinRuns(lab)
+# a partial of the task class: it pickles to a worker process and its canonical settings let
+# every session asking for the same comparison share one run (pages.common.jobs.task_key)
+_make_task = functools.partial(rl.TwinRuns, lab)
 
 
 if pj.session_jobs().get(JOB) is None and not st.session_state.get("_reglab_auto"):
     # First visit: run the default comparison at once (about a second) so the page shows
     # something meaningful without a click.
     st.session_state["_reglab_auto"] = True
-    pj.session_jobs().start(JOB, _make_task, name="regularization lab")
+    pj.start_job(JOB, _make_task, name="regularization lab")
     st.session_state.setdefault(pj._SIG, {})[JOB] = lab
 pj.job_controls(JOB, _make_task, signature=lab, name="regularization lab")
 

@@ -1,4 +1,9 @@
-"""engine.jobs: background jobs finish, match sync runs, pause, stop, fail, idle out, queue."""
+"""engine.jobs: background jobs finish, match sync runs, pause, stop, fail, pause on idle, queue.
+
+These run on the thread backend (in-process chunks honour pause/stop within one step);
+tests/test_jobs_shared.py covers sharing, the cache and the process backend, and
+tests/test_dask.py a real Dask cluster.
+"""
 
 import threading
 import time
@@ -6,10 +11,12 @@ import time
 import numpy as np
 import pytest
 
+from engine.executor import ThreadBackend
 from engine.jobs import JobGroup, JobManager, Status, StepTask
 from engine.trainer import Config, Trainer, train
 
 WAIT = 10.0  # generous upper bound for joins; tests normally finish far sooner
+THREADS = ThreadBackend(4)
 
 
 class Counter:
@@ -72,7 +79,7 @@ def no_job_threads_left():
 
 @pytest.fixture
 def manager():
-    m = JobManager(max_running=2)
+    m = JobManager(max_running=2, backend=THREADS)
     yield m
     assert m.stop_all(timeout=WAIT)
 
@@ -190,30 +197,66 @@ def test_divergence_is_its_own_status(manager):
     assert snap.status is Status.DIVERGED and snap.message == "diverged at step 4"
 
 
-def test_an_unpolled_job_stops_itself(manager):
-    job = manager.submit(Counter(10**9, delay=0.001), idle_timeout=0.1, publish_interval=0.01)
-    assert job.join(WAIT)
-    snap = job.snapshot()
-    assert snap.status is Status.STOPPED and "not polled for 0.1 s" in snap.message
+def _wait_for(predicate, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return predicate()
+
+
+def test_an_unpolled_job_pauses_and_resumes_when_polled_again(manager):
+    view = JobGroup(manager).start(
+        "t", Counter(400, delay=0.001), idle_pause=0.1, chunk_seconds=0.01
+    )
+    job = view.job
+    assert _wait_for(lambda: job.status is Status.PAUSED)
+    snap = job._snapshot()  # a look that is not a poll
+    assert "no one is watching" in snap.message and manager.n_running == 0  # slot given back
+    steps = job.task.steps_done
+    time.sleep(0.2)
+    assert job.task.steps_done == steps and job.status is Status.PAUSED  # no next chunk
+    assert view.snapshot().status in (Status.QUEUED, Status.RUNNING)  # a poll resumes it
+    while not view.join(0.03):
+        view.snapshot()
+    assert view.snapshot().status is Status.DONE and job.task.steps_done == 400
 
 
 def test_a_polled_job_keeps_running(manager):
-    job = manager.submit(Counter(150, delay=0.002), idle_timeout=0.1, publish_interval=0.01)
-    while not job.join(0.03):
-        job.snapshot()
-    assert job.snapshot().status is Status.DONE
+    view = JobGroup(manager).start(
+        "t", Counter(150, delay=0.002), idle_pause=0.1, chunk_seconds=0.01
+    )
+    while not view.join(0.03):
+        assert view.snapshot().status is not Status.PAUSED
+    assert view.snapshot().status is Status.DONE
 
 
-def test_a_paused_unpolled_job_stops_itself(manager):
+def test_a_job_used_directly_runs_to_the_end_unpolled(manager):
+    job = manager.submit(Counter(100, delay=0.002), idle_pause=0.05, chunk_seconds=0.01)
+    assert job.join(WAIT) and job.status is Status.DONE
+
+
+def test_a_paused_unpolled_job_stays_paused_and_is_never_stopped_by_a_timer(manager):
     box = {}
     task = Counter(100, hook=lambda t: t.steps_done == 1 and box["job"].pause())
-    job = start(manager, task, box, idle_timeout=0.1)
-    assert job.join(WAIT)
-    assert job.status is Status.STOPPED and "while paused" in job.snapshot().message
+    job = start(manager, task, box, idle_pause=0.05)
+    assert _wait_for(lambda: job.status is Status.PAUSED)
+    assert not job.join(0.3) and job.status is Status.PAUSED and task.steps_done == 1
+    job.resume()
+    assert job.join(WAIT) and job.status is Status.DONE
+
+
+def test_a_paused_job_gives_its_slot_to_a_queued_one():
+    m = JobManager(max_running=1, backend=THREADS)
+    box = {}
+    first = start(m, Counter(50, hook=lambda t: t.steps_done == 2 and box["job"].pause()), box)
+    second = m.submit(Counter(5))
+    assert second.join(WAIT) and second.status is Status.DONE  # ran while first was paused
+    first.resume()
+    assert first.join(WAIT) and first.status is Status.DONE and first.task.steps_done == 50
 
 
 def test_the_cap_queues_extra_jobs_and_starts_them_in_order():
-    m = JobManager(max_running=1)
+    m = JobManager(max_running=1, backend=THREADS)
     gate = threading.Event()
     first = m.submit(Counter(3, hook=lambda t: gate.wait(WAIT)))
     second = m.submit(Counter(3))
@@ -234,13 +277,13 @@ def test_the_cap_queues_extra_jobs_and_starts_them_in_order():
 def test_default_cap_is_the_cpu_count():
     import os
 
-    assert JobManager().max_running == (os.cpu_count() or 1)
+    assert JobManager(backend=None).max_running == (os.cpu_count() or 1)
     with pytest.raises(ValueError, match="Invalid max_running"):
         JobManager(max_running=0)
 
 
 def test_raising_the_cap_starts_queued_jobs():
-    m = JobManager(max_running=1)
+    m = JobManager(max_running=1, backend=THREADS)
     gate = threading.Event()
     a = m.submit(Counter(2, hook=lambda t: gate.wait(WAIT)))
     b = m.submit(Counter(2, hook=lambda t: gate.wait(WAIT)))
@@ -263,8 +306,10 @@ def test_group_restarting_a_slot_stops_the_old_job_and_close_stops_all(manager):
 
 
 def test_bad_job_arguments(manager):
-    with pytest.raises(ValueError, match="idle_timeout"):
-        manager.submit(Counter(), idle_timeout=0)
+    with pytest.raises(ValueError, match="idle_pause"):
+        manager.submit(Counter(), idle_pause=0)
+    with pytest.raises(ValueError, match="chunk_seconds"):
+        manager.submit(Counter(), chunk_seconds=-1)
 
 
 # ---------------------------------------------------------------- pages/common/jobs.py helpers

@@ -37,9 +37,16 @@ def _fresh_jobs():
 
 
 def _finish(at, timeout: float = 60.0):
-    """Wait until no background job runs, then rerun the page to draw the final state."""
+    """Wait until no background job runs, then rerun the page to draw the final state.
+
+    Reruns the page every few seconds meanwhile, as the browser's polling would: a job whose
+    page stops polling pauses (engine.jobs) and only a poll resumes it."""
     deadline = time.monotonic() + timeout
+    last_run = time.monotonic()
     while default_manager().jobs() and time.monotonic() < deadline:
+        if time.monotonic() - last_run > 3.0:
+            at.run()
+            last_run = time.monotonic()
         time.sleep(0.1)
     assert not default_manager().jobs(), "the training job did not finish"
     return at.run()

@@ -8,14 +8,21 @@ A page that trains in the background does three things::
     pj.live_job("train", draw)        # progress, status, error box, then draw(snapshot)
 
 * :func:`session_jobs` is ``st.cache_resource(scope="session", on_release=...)``: one
-  :class:`engine.jobs.JobGroup` per browser session, on the process-wide manager (cap =
-  CPU count). When the session ends, Streamlit releases it and every job it holds stops.
-  (``on_release`` is not guaranteed to run, e.g. on a crash; the jobs' idle timeout is the
-  backstop: a job nobody polls stops itself.)
+  :class:`engine.jobs.JobGroup` (this session's views of jobs) per browser session, on the
+  process-wide manager. When the session ends, Streamlit releases it: the session stops
+  watching, and a job stops when its last watcher is gone. Nothing stops a job on a timer: a
+  job whose pages stop polling (a hidden tab) pauses and resumes when polled again.
+* Identical settings share one job across sessions: :func:`job_controls` keys a task built
+  as ``functools.partial(TaskClass, config, ...)`` by its canonical settings
+  (:func:`task_key`); a second session pressing Start on the same settings watches the same
+  run (or gets its cached result). Pause / Stop act on this session's view only; Stop stops
+  the run itself only for its last watcher.
+* :func:`shared_figure` builds a figure once per (result, view options) for all sessions.
 * :func:`live_job` draws inside ``@st.fragment(run_every=...)``, polling only while the job
   is active: every ``every`` seconds while queued or running, every ``paused_every`` seconds
-  while paused (so the idle timeout does not stop a paused job whose page is open), not at
-  all once finished. When the job finishes, the fragment triggers one full rerun so the
+  while this view is paused, not at all once finished. Polling is what keeps a job computing:
+  a job no page polls for ``engine.knobs.IDLE_PAUSE_SECONDS`` pauses (no next chunk) and the
+  next poll resumes it. When the job finishes, the fragment triggers one full rerun so the
   buttons and the rest of the page catch up, and polling ends.
 * Flicker: Streamlit 1.67 derives a Plotly chart's element id from its spec and the browser
   keys the chart on that id, so a figure whose data changed is a NEW chart: the old one is
@@ -36,15 +43,17 @@ AppTest does not tick ``run_every``: the pure helpers (:func:`poll_interval`,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import streamlit as st
 
-from engine.jobs import DEFAULT_IDLE_TIMEOUT, JobGroup, Snapshot, Status, StepTask, default_manager
+from engine.jobs import DEFAULT_IDLE_PAUSE, JobGroup, Snapshot, Status, StepTask, default_manager
+from engine.result_cache import NotCanonical, canonical_key
 
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
-PAUSED_EVERY = 5.0  # slow heartbeat while paused (keeps the idle timeout from firing)
+PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
 _SIG = "_jobs_signature"  # session-state key: slot -> signature of the config it runs
 
 
@@ -54,8 +63,45 @@ def _release(group: JobGroup) -> None:
 
 @st.cache_resource(scope="session", on_release=_release, show_spinner=False)
 def session_jobs() -> JobGroup:
-    """This session's jobs (created on first use; stopped when the session ends)."""
+    """This session's job views (created on first use; released when the session ends)."""
     return JobGroup(default_manager())
+
+
+def task_key(make_task: Any, *extra: Any) -> str | None:
+    """The canonical key of ``make_task`` (a class or ``functools.partial`` of one with
+    dataclass/number/string arguments) plus ``extra``; ``None`` when it has none (a lambda),
+    which means "do not share"."""
+    try:
+        if isinstance(make_task, functools.partial):
+            return canonical_key(make_task.func, make_task.args, make_task.keywords, *extra)
+        return canonical_key(make_task, *extra)
+    except NotCanonical:
+        return None
+
+
+def start_job(slot: str, make_task: Callable[[], StepTask], *, share: bool = True, **submit_kw):
+    """Watch the job for ``make_task`` in this session's slot ``slot`` (shared by settings when
+    ``share`` and the task has a canonical key); returns the :class:`engine.jobs.JobView`."""
+    key = task_key(make_task) if share else None
+    return session_jobs().start(slot, make_task, key=key, **submit_kw)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _shared_figure(result: Hashable, view: Hashable, _build: Callable[[], Any]) -> Any:
+    return _build()
+
+
+def result_tag(snap: Snapshot) -> tuple:
+    """What identifies the result a snapshot shows, equal across the sessions that share it:
+    its settings' key (or job id) and publication version."""
+    return (snap.key or f"job-{snap.job_id}", snap.version)
+
+
+def shared_figure(snap: Snapshot, view: Hashable, build: Callable[[], Any]) -> Any:
+    """``build()``'s figure for the result ``snap`` shows with view options ``view``, built
+    once per process and shared by every session viewing the same result (callers must not
+    modify it; ``st.plotly_chart`` does not)."""
+    return _shared_figure(result_tag(snap), view, build)
 
 
 # ------------------------------------------------------------------- pure helpers (tested)
@@ -119,12 +165,15 @@ def job_controls(
     signature: Any = None,
     name: str = "",
     start_label: str = "Start",
-    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    idle_pause: float = DEFAULT_IDLE_PAUSE,
     disabled: bool = False,
+    share: bool = True,
 ) -> Snapshot | None:
     """Start / pause-resume / stop / reset buttons for job slot ``key``; returns its snapshot.
 
-    ``make_task`` builds the task on the worker thread (e.g. ``lambda: Trainer(config)``).
+    ``make_task`` builds the task on a worker (e.g. ``functools.partial(Trainer, config)``:
+    it pickles, and its canonical settings let sessions share the run; a lambda works too,
+    built in the server and never shared).
     ``signature`` (any comparable value, e.g. the config) is remembered per run; when the
     current one differs from the running job's, the page says so and offers a restart
     instead of silently mixing configurations.
@@ -140,7 +189,7 @@ def job_controls(
     if cols[0].button(
         label, key=f"{key}_start", type="primary", icon=":material/play_arrow:", disabled=disabled
     ):
-        group.start(key, make_task, name=name, idle_timeout=idle_timeout)
+        start_job(key, make_task, share=share, name=name, idle_pause=idle_pause)
         sigs[key] = signature
         st.rerun()
     paused = bool(snap and snap.status is Status.PAUSED)
@@ -156,7 +205,7 @@ def job_controls(
             job.pause()
         st.rerun()
     if cols[2].button("Stop", key=f"{key}_stop", icon=":material/stop:", disabled=not active):
-        job.stop()
+        job.stop()  # this session stops watching; the run stops if no one else watches
         job.join(1.0)
         st.rerun()
     if cols[3].button("Reset", key=f"{key}_reset", icon=":material/restart_alt:", disabled=not job):
