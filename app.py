@@ -7,10 +7,14 @@ Run with ``streamlit run app.py``. Each page is a thin script under ``pages/``; 
 import streamlit as st
 
 from engine import blas
+from pages.common.jobs import compute_backend
 
 # Small matrices + background training jobs on a few shared cores: one BLAS thread per job is
 # faster than OpenBLAS threads fighting over the cores (see engine/blas.py).
 blas.set_threads(1)
+# Jobs and heavy computations run in worker processes (or on a Dask cluster when a scheduler
+# is configured): start them now, not on the first visitor's click (pages/common/jobs.py).
+compute_backend()
 
 # (script, title, Material icon, url_path, one-sentence help shown as the nav tooltip)
 PAGES = [

@@ -93,6 +93,9 @@ class Backend:
         """Run ``fn(*args)`` on the backend and wait for it (blocking on a future, not the GIL)."""
         return self.result(self.submit(fn, *args), fn, *args)
 
+    def warm(self) -> None:
+        """Start the workers now (not on the first job), without waiting for them."""
+
     def shutdown(self, wait: bool = True) -> None:
         """Release the workers."""
 
@@ -150,10 +153,27 @@ def _plain_main():
 
 
 def _warm() -> int:
-    """Imported in each worker on start: the engine, so the first chunk does not pay for it."""
+    """Run in each worker on start: import the engine (the first chunk does not pay for it)
+    and use one BLAS thread (see :func:`worker_setup`)."""
     import engine.trainer  # noqa: F401
 
+    worker_setup()
     return os.getpid()
+
+
+_SETUP_DONE = False
+
+
+def worker_setup() -> None:
+    """Once per worker process: one BLAS thread. A worker runs one chunk at a time and the
+    pool already has a process per core; OpenBLAS threads on top would oversubscribe the
+    cores (engine/blas.py). :func:`engine.jobs.run_chunk` calls it, so Dask workers get it too."""
+    global _SETUP_DONE
+    if not _SETUP_DONE:
+        from engine import blas
+
+        blas.set_threads(1)
+        _SETUP_DONE = True
 
 
 class ProcessBackend(Backend):
@@ -190,6 +210,10 @@ class ProcessBackend(Backend):
 
     def lost(self, exc: BaseException) -> bool:
         return isinstance(exc, BrokenProcessPool)
+
+    def warm(self) -> None:
+        for _ in range(self._workers):
+            self.submit(_warm)
 
     def recover(self) -> None:
         with self._lock:

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from engine import knobs
-from engine.executor import Backend, default_backend
+from engine.executor import Backend, default_backend, worker_setup
 from engine.result_cache import ResultCache, result_cache
 
 DEFAULT_IDLE_PAUSE = knobs.IDLE_PAUSE_SECONDS
@@ -166,6 +166,8 @@ def run_chunk(state: Any, seconds: float, interrupt: Callable[[], bool] | None =
     ``interrupt`` (in-process only) is checked after each step, so threads honour pause and
     stop within one step.
     """
+    if interrupt is None:  # in a worker process (in-process chunks leave the server's BLAS)
+        worker_setup()
     task = state if _is_task(state) else state()
     deadline = time.perf_counter() + seconds
     while not task.done and task.divergence is None:
@@ -431,8 +433,8 @@ class Job:
                     if self._stop.is_set() and not backend.in_process:
                         future.cancel()
                         break
-                if self._stop.is_set() and not future.done():
-                    continue  # abandoned: the last publication stands
+                if self._stop.is_set() and not backend.in_process:
+                    continue  # abandoned (maybe cancelled): the last publication stands
                 task = state = self.task = backend.result(
                     future, run_chunk, state, self.chunk_seconds, interrupt
                 )
@@ -612,9 +614,9 @@ class JobManager:
 
     @property
     def backend(self) -> Backend:
-        if self._backend is None:
-            self._backend = default_backend()
-        return self._backend
+        """The backend given, else the process-wide one at this moment (so configuring it
+        after the manager was created still takes effect)."""
+        return self._backend if self._backend is not None else default_backend()
 
     @staticmethod
     def _check_cap(max_running: int | None) -> int:
@@ -780,7 +782,7 @@ def default_manager() -> JobManager:
     global _DEFAULT_MANAGER
     with _DEFAULT_LOCK:
         if _DEFAULT_MANAGER is None:
-            _DEFAULT_MANAGER = JobManager(backend=default_backend())
+            _DEFAULT_MANAGER = JobManager(default_backend().capacity)
         return _DEFAULT_MANAGER
 
 

@@ -184,5 +184,6 @@ RESULT_CACHE_BYTES = int(float(os.environ.get("NNVIZ_CACHE_MB", 256)) * 2**20)
 """Budget of the finished-results cache shared by all sessions (LRU, bytes of arrays)."""
 CHUNK_SECONDS = 0.25
 """Target duration of one job chunk (steps run between two publications / control checks)."""
-IDLE_PAUSE_SECONDS = 10.0
-"""A job nobody polls for this long pauses (no next chunk) and resumes when polled again."""
+IDLE_PAUSE_SECONDS = 30.0
+"""A job nobody polls for this long pauses (no next chunk) and resumes when polled again.
+Generous: a visible page polls every 0.5 s, but a loaded server may take seconds per poll."""

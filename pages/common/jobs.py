@@ -44,17 +44,50 @@ AppTest does not tick ``run_every``: the pure helpers (:func:`poll_interval`,
 from __future__ import annotations
 
 import functools
+import logging
+import os
 from collections.abc import Callable, Hashable
 from typing import Any
 
 import streamlit as st
 
+from engine import executor
 from engine.jobs import DEFAULT_IDLE_PAUSE, JobGroup, Snapshot, Status, StepTask, default_manager
 from engine.result_cache import NotCanonical, canonical_key
 
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
 PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
 _SIG = "_jobs_signature"  # session-state key: slot -> signature of the config it runs
+
+
+SCHEDULER_SECRET = "dask_scheduler"  # .streamlit/secrets.toml: dask_scheduler = "tcp://..."
+
+
+def _secret(name: str) -> str | None:
+    try:
+        value = st.secrets.get(name)
+    except Exception:  # noqa: BLE001 - no secrets file is the normal case
+        return None
+    return str(value) if value else None
+
+
+@st.cache_resource(show_spinner=False)
+def compute_backend() -> executor.Backend:
+    """The process-wide compute backend, configured once and its workers started early.
+
+    A Dask scheduler address from ``NNVIZ_DASK_SCHEDULER`` or the ``dask_scheduler`` secret
+    sends jobs and heavy computations to that cluster; an unreachable scheduler falls back to
+    the embedded process pool (logged), so the app keeps working.
+    """
+    scheduler = os.environ.get(executor.ENV_SCHEDULER) or _secret(SCHEDULER_SECRET)
+    try:
+        backend = executor.configure(scheduler=scheduler) if scheduler else None
+    except Exception:  # noqa: BLE001 - OSError, TimeoutError, ... from the Dask client
+        logging.getLogger(__name__).exception("Dask scheduler %s unreachable", scheduler)
+        backend = executor.configure("process")
+    backend = backend or executor.default_backend()
+    backend.warm()
+    return backend
 
 
 def _release(group: JobGroup) -> None:
@@ -271,7 +304,7 @@ def render_status(snap: Snapshot, epochs: int | None = None) -> None:
     say), so a state change (queued -> running -> done) never shifts what comes after.
     """
     bar, line, error = st.empty(), st.empty(), st.empty()
-    if snap.status is Status.QUEUED:
+    if snap.status is Status.QUEUED and not snap.steps_done:
         bar.progress(0.0, text="queued")
     else:
         bar.progress(min(max(snap.progress, 0.0), 1.0), text=progress_text(snap, epochs))
