@@ -271,6 +271,17 @@ def profiles(
             for c in known:
                 _MEMO.move_to_end((c, spec))
     todo = tuple(dict.fromkeys(c for c in configs if c not in known))
+    big = tuple(c for c in todo if parallel and memo and remote_work(c, spec) > REMOTE_WORK)
+    if big:  # off the server's GIL, once per process however many sessions ask (engine.jobs)
+        from engine.result_cache import canonical_key, shared_compute
+
+        def remote(c: FlowConfig) -> Profile:
+            key = canonical_key("gradflow.profile", c, spec)
+            return shared_compute(key, _profile_here, c, spec)
+
+        with ThreadPoolExecutor(len(big)) as waiters:  # threads that only wait on futures
+            known.update(zip(big, waiters.map(remote, big), strict=True))
+        todo = tuple(c for c in todo if c not in known)
     if not todo:
         return tuple(known[c] for c in configs)
     X, y, data = batch_of(spec)
@@ -292,6 +303,21 @@ def profiles(
             while len(_MEMO) > MEMO_SIZE:
                 _MEMO.popitem(last=False)
     return tuple(known[c] for c in configs)
+
+
+REMOTE_WORK = 2e9
+"""At-init profiles with more multiply-adds than this (depth x width² x batch; ~1 s here)
+run on the executor seam (a worker process or Dask), deduplicated across sessions."""
+
+
+def remote_work(cfg: FlowConfig, spec: DataSpec) -> float:
+    """Multiply-adds of one forward pass, the size measure for :data:`REMOTE_WORK`."""
+    return float(cfg.depth) * cfg.width * cfg.width * spec.batch
+
+
+def _profile_here(cfg: FlowConfig, spec: DataSpec) -> Profile:
+    """One profile measured in this process (what a worker runs for :func:`profiles`)."""
+    return profiles((cfg,), spec, parallel=False, memo=False)[0]
 
 
 def _has_sigmoid_bound(cfg: FlowConfig) -> bool:

@@ -294,3 +294,27 @@ def test_a_task_that_raises_in_a_worker_process_fails_with_its_traceback(process
     assert job.join(120)
     snap = job.snapshot()
     assert snap.status is Status.FAILED and "Unknown optimizer 'nope'" in snap.error
+
+
+def test_large_at_init_profiles_go_through_the_seam_bit_identically(monkeypatch, processes):
+    import dataclasses
+
+    from engine import blas, executor
+    from engine import gradflow as gf
+    from engine.gradflow_presets import DataSpec, FlowConfig
+    from engine.result_cache import result_cache
+
+    monkeypatch.setattr(gf, "REMOTE_WORK", 1e5)  # "large" = this small net, for speed
+    monkeypatch.setattr(executor, "_BACKEND", processes)
+    big, small, spec = FlowConfig(depth=5, width=64), FlowConfig(depth=3, width=4), DataSpec(batch=64)
+    assert gf.remote_work(big, spec) > gf.REMOTE_WORK > gf.remote_work(small, spec)
+    got = gf.profiles((big, small), spec, memo=True)
+    assert result_cache().get(canonical_key("gradflow.profile", big, spec)) is not None
+    assert result_cache().get(canonical_key("gradflow.profile", small, spec)) is None
+    with blas.threads(1):
+        ref = gf.profiles((big, small), spec, memo=False)
+    for a, b in zip(got, ref, strict=True):
+        for f in dataclasses.fields(a):
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            if isinstance(x, np.ndarray):
+                np.testing.assert_array_equal(x, y, err_msg=f.name)
