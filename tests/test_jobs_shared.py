@@ -306,7 +306,8 @@ def test_large_at_init_profiles_go_through_the_seam_bit_identically(monkeypatch,
 
     monkeypatch.setattr(gf, "REMOTE_WORK", 1e5)  # "large" = this small net, for speed
     monkeypatch.setattr(executor, "_BACKEND", processes)
-    big, small, spec = FlowConfig(depth=5, width=64), FlowConfig(depth=3, width=4), DataSpec(batch=64)
+    big, small = FlowConfig(depth=5, width=64), FlowConfig(depth=3, width=4)
+    spec = DataSpec(batch=64)
     assert gf.remote_work(big, spec) > gf.REMOTE_WORK > gf.remote_work(small, spec)
     got = gf.profiles((big, small), spec, memo=True)
     assert result_cache().get(canonical_key("gradflow.profile", big, spec)) is not None
