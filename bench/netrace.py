@@ -3,8 +3,9 @@
 Prints, in one run (the machine is shared: compare ratios, the load average is printed):
 
 * training every default racer (5 x 540 steps, 2-16-16-2 tanh on moons) synchronously, and
-  as the page runs it (a background job): time to the first publication holding an evaluated
-  epoch (the first live chart's data) and to the finished run;
+  as the page runs it (ONE background job: training, then the landscape in short steps): time
+  to the first publication holding an evaluated epoch (the first live chart's data) and to
+  the finished job;
 * the 41x41 PCA landscape (grid, projected and true path losses, 1D slices): float32 as the
   page uses it, and the same in float64 for the ratio;
 * the estimate the budget gate uses, against the measured total;
@@ -50,7 +51,7 @@ def main() -> None:
 
     manager = JobManager(max_running=1)
     t0 = time.perf_counter()
-    job = manager.submit(lambda: nr.NetRace(config))
+    job = manager.submit(lambda: nr.NetRace(config, landscape_spec=nr.LandscapeSpec()))
     first = None
     while True:
         snap = job.snapshot()
@@ -64,7 +65,10 @@ def main() -> None:
             break
         time.sleep(0.02)
     job_s = time.perf_counter() - t0
-    print(f"training, background job: first evaluated epoch {first:.2f} s, finished {job_s:.2f} s")
+    print(
+        f"the page's job (training, then the 41x41 landscape): first evaluated epoch "
+        f"{first:.2f} s, everything {job_s:.2f} s"
+    )
 
     t0 = time.perf_counter()
     land = nr.landscape(result)
@@ -86,10 +90,9 @@ def main() -> None:
     print(f"  grid alone: float64 {f64:.2f} s, float32 {f32:.2f} s (ratio {f64 / f32:.1f}x)")
 
     cost = nr.estimate(config, 41, 64 * 2**20)
-    total = job_s + land_s
     print(
         f"estimate {cost.seconds:.2f} s ({cost.flops:.3g} FLOPs, {cost.steps:,} steps, "
-        f"{cost.peak_bytes / 2**20:.0f} MB peak) vs measured {total:.2f} s (job + landscape)"
+        f"{cost.peak_bytes / 2**20:.0f} MB peak) vs measured {job_s:.2f} s (the job)"
     )
 
     t0 = time.perf_counter()

@@ -31,11 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from engine import landscape as ls
 from engine.datasets import DATASETS, Dataset, make_dataset
 from engine.history import Growable, History
-from engine.landscape import DEFAULT_MEMORY_BUDGET as DEFAULT_MEMORY_BUDGET_BYTES
 from engine.landscape import NetShape
+from engine.netrace_landscape import (  # noqa: F401  (re-exported: the view's one import)
+    LANDSCAPE_MODES,
+    Landscape,
+    LandscapeBuild,
+    LandscapeSpec,
+    landscape,
+)
 from engine.trainer import Config, Trainer, TrainerGroup
 
 MAX_RACERS = 6
@@ -150,12 +155,15 @@ class RacerRun:
 
 @dataclass(frozen=True)
 class NetRaceResult:
-    """A snapshot of the race: one :class:`RacerRun` per racer, the net's shape, the data."""
+    """A snapshot of the race: one :class:`RacerRun` per racer, the net's shape, the data,
+    and (when the task was asked for one) the finished :class:`Landscape`, else None."""
 
     runs: tuple[RacerRun, ...]
     shape: NetShape
     data: Dataset
     total_steps: int  # per racer
+    landscape: Landscape | None = None
+    landscape_spec: LandscapeSpec | None = None
 
     @property
     def done(self) -> bool:
@@ -176,10 +184,24 @@ def median_effective_lr(opt, state: dict) -> float:
 
 
 class NetRace(TrainerGroup):
-    """All racers of a :class:`NetRaceConfig` as ONE step-wise job task (lockstep)."""
+    """All racers of a :class:`NetRaceConfig` as ONE step-wise job task (lockstep).
 
-    def __init__(self, config: NetRaceConfig, dataset: Dataset | None = None):
+    With ``landscape_spec`` (a :class:`LandscapeSpec`), once every racer has finished the task goes
+    on to build that landscape one work item per :meth:`step` (a chunk of grid points or one
+    racer's path losses, ~0.1 s), so the whole default view is computed off the page and a
+    stop takes effect between items; ``publish()`` carries it once finished.
+    """
+
+    def __init__(
+        self,
+        config: NetRaceConfig,
+        dataset: Dataset | None = None,
+        landscape_spec: LandscapeSpec | None = None,
+    ):
         self.config = config
+        self.landscape_spec = landscape_spec
+        self._build: LandscapeBuild | None = None
+        self._landscape: Landscape | None = None
         self.data = dataset or config.make_data()
         super().__init__([Trainer(config.trainer_config(r), self.data) for r in config.racers])
         first = self.trainers[0]
@@ -193,6 +215,9 @@ class NetRace(TrainerGroup):
         self._closed = [False] * len(self.trainers)
         for i in range(len(self.trainers)):
             self._record(i)
+        self._train_steps = self.total_steps
+        if landscape_spec is not None:
+            self.total_steps += landscape_spec.n_items(len(self.trainers))
 
     def _record(self, i: int) -> None:
         t = self.trainers[i]
@@ -203,7 +228,28 @@ class NetRace(TrainerGroup):
         self._steps[i].append(t.steps_done)
         self._eff[i].append(median_effective_lr(t.opt, t.opt_state))
 
+    @property
+    def training_done(self) -> bool:
+        return all(t.done for t in self.trainers)
+
+    @property
+    def done(self) -> bool:
+        if not self.training_done:
+            return False
+        return self.landscape_spec is None or self._landscape is not None or self._no_landscape
+
+    @property
+    def _no_landscape(self) -> bool:
+        return not any(len(p.view()) > 1 for p in self._paths)  # nothing moved: nothing to draw
+
+    @property
+    def steps_done(self) -> int:
+        done = min(super().steps_done, self._train_steps)
+        return done + (self._build.n_done if self._build is not None else 0)
+
     def step(self) -> None:
+        if self.training_done:
+            return self._landscape_step()
         for i, t in enumerate(self.trainers):
             if self._closed[i]:
                 continue
@@ -214,8 +260,21 @@ class NetRace(TrainerGroup):
             if t.done:
                 self._closed[i] = True
 
+    def _landscape_step(self) -> None:
+        if self.done:
+            return
+        if self._build is None:
+            self._build = LandscapeBuild(self.publish(), self.landscape_spec)
+            self.total_steps = self._train_steps + self._build.total  # the exact count
+            return
+        self._build.step()
+        if self._build.done:
+            self._landscape = self._build.result_()
+
     @property
     def message(self) -> str:
+        if self.training_done and self.landscape_spec is not None and not self.done:
+            return "evaluating the loss landscape"
         return f"finished: {self.epoch} epochs"
 
     @property
@@ -249,7 +308,14 @@ class NetRace(TrainerGroup):
                     done=t.done,
                 )
             )
-        return NetRaceResult(tuple(runs), self.shape, self.data, self.per_racer_steps)
+        return NetRaceResult(
+            tuple(runs),
+            self.shape,
+            self.data,
+            self.per_racer_steps,
+            self._landscape,
+            self.landscape_spec,
+        )
 
 
 def run(config: NetRaceConfig) -> NetRaceResult:
@@ -308,110 +374,3 @@ def estimate(config: NetRaceConfig, grid: int, memory_budget: int) -> Cost:
         steps=n_racers * config.epochs * steps_per_epoch,
         parts={"train": float(train), "landscape": float(land)},
     )
-
-
-# ------------------------------------------------------------------------- the landscape
-LANDSCAPE_MODES = ("pca", "random")
-SLICE_POINTS = 41
-SLICE_RADIUS = 1.0  # t ∈ [-1, 1]: ±1 filter-norm of each neuron
-
-
-@dataclass(frozen=True)
-class Landscape:
-    """The loss landscape of a finished race (all arrays read-only in spirit).
-
-    ``mode``: "pca" (the trajectories' plane, origin = the reference racer's final point) or
-    "random" (two filter-normalized random directions around the reference racer's final
-    point). ``alphas`` ``(n,)``, ``betas`` ``(n,)``, ``loss`` ``(n, n)`` (rows = β): the full
-    training-set loss on the grid. Per racer: ``coords`` ``(T, 2)`` projected path (PCA mode;
-    in random mode only the reference racer's end point, at the origin), ``projected_loss``
-    ``(T,)`` the loss AT the projected plane points (what the contour shows there) and
-    ``true_loss`` ``(T,)`` the loss at the real θ_t. ``slices``: per racer the 1D loss along
-    its own filter-normalized direction (same raw draw for all) at ``slice_ts``;
-    ``sharpness``: per racer, the rise within |t| ≤ 0.25.
-    """
-
-    mode: str
-    reference: int
-    plane: Any
-    alphas: np.ndarray
-    betas: np.ndarray
-    loss: np.ndarray
-    coords: tuple[np.ndarray, ...]
-    path_steps: tuple[np.ndarray, ...]
-    projected_loss: tuple[np.ndarray, ...]
-    true_loss: tuple[np.ndarray, ...]
-    slice_ts: np.ndarray
-    slices: tuple[np.ndarray, ...]
-    sharpness: tuple[float, ...]
-    excluded: tuple[int, ...]
-
-    @property
-    def explained(self) -> tuple[float, float] | None:
-        return self.plane.explained
-
-
-def landscape(
-    result: NetRaceResult,
-    *,
-    mode: str = "pca",
-    reference: int | None = None,
-    grid: int = 41,
-    seed: int = 0,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET_BYTES,
-) -> Landscape:
-    """The landscape around a race's trajectories (see :class:`Landscape`).
-
-    PCA mode fits the plane to every racer's recorded points except those of racers that
-    diverged (their last finite points can be astronomically far and would become the plane
-    by themselves; they are still projected and listed in ``excluded``). ``reference``: the
-    racer whose final point is the origin; ``None`` = the one with the lowest final training
-    loss. It must not have diverged; if it has, the first one that did not is used.
-    """
-
-    if mode not in LANDSCAPE_MODES:
-        raise ValueError(f"Unknown landscape mode {mode!r}; expected one of {LANDSCAPE_MODES}")
-    runs = result.runs
-    ok = [i for i, r in enumerate(runs) if r.history.diverged_at is None and len(r.path)]
-    if not ok:
-        ok = [i for i, r in enumerate(runs) if len(r.path)]
-    if reference is None:
-        finals = [float(runs[i].history.train_loss[-1]) for i in ok]
-        reference = ok[int(np.argmin(finals))]
-    if reference not in ok:
-        reference = ok[0]
-    origin = runs[reference].path[-1]
-    X, y = result.data.X_train, result.data.y_train
-    shape = result.shape
-    if mode == "pca":
-        plane = ls.pca_plane([runs[i].path for i in ok], origin)
-        coords = tuple(plane.project(r.path) for r in runs)
-        fit = np.vstack([coords[i] for i in ok])
-        alphas, betas = ls.grid_axes(fit, grid)
-    else:
-        plane = ls.random_plane(shape, origin, seed)
-        coords = tuple(
-            np.zeros((1, 2)) if i == reference else np.empty((0, 2)) for i in range(len(runs))
-        )
-        alphas = betas = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, grid)
-    f32 = np.float32  # the picture's values: ~1e-6 relative, 3-5x faster (see losses_at)
-    Z = ls.grid_loss(shape, plane, alphas, betas, X, y, memory_budget, f32)
-    projected = tuple(ls.plane_loss(shape, plane, c, X, y, memory_budget, f32) for c in coords)
-    true = tuple(ls.losses_at(shape, r.path, X, y, memory_budget, f32) for r in runs)
-    ts = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, SLICE_POINTS)
-    raw = ls.random_directions(shape, seed + 7919, 1)[0]
-    slices = tuple(
-        ls.slice_1d(shape, r.path[-1], raw, ts, X, y, memory_budget, f32)
-        if len(r.path)
-        else ts * np.nan
-        for r in runs
-    )
-    sharp = tuple(ls.sharpness(ts, s) for s in slices)
-    steps = tuple(r.path_steps if mode == "pca" else r.path_steps[-1:] for r in runs)
-    if mode == "random":
-        steps = tuple(s if i == reference else s[:0] for i, s in enumerate(steps))
-    excluded = tuple(i for i in range(len(runs)) if i not in ok)
-    return Landscape(
-        mode, reference, plane, alphas, betas, Z, coords, steps, projected, true, ts, slices,
-        sharp, excluded,
-    )  # fmt: skip

@@ -250,3 +250,24 @@ def test_estimate_grows_with_the_grid_and_the_net():
     assert big.flops > small.flops
     wide = nr.NetRaceConfig((_racer("Adam"),), hidden=(64, 64))
     assert nr.estimate(wide, 41, 2**26).flops > small.flops
+
+
+def test_the_job_task_builds_the_landscape_in_short_steps(small_race):
+    spec = nr.LandscapeSpec(grid=9)
+    cfg = nr.NetRaceConfig(tuple(_racer(r.label) for r in small_race.runs), **SMALL)
+    task = nr.NetRace(cfg, landscape_spec=spec)
+    while not task.training_done:
+        task.step()
+    assert not task.done and task.publish().landscape is None
+    assert task.message == "evaluating the loss landscape"
+    items = 0
+    while not task.done:
+        task.step()
+        items += 1
+    assert items == 1 + spec.n_items(len(cfg.racers))  # the setup, then every work item
+    assert task.steps_done == task.total_steps
+    built = task.publish().landscape
+    at_once = nr.landscape(small_race, grid=9)
+    np.testing.assert_array_equal(built.loss, at_once.loss)
+    for a, b in zip(built.projected_loss, at_once.projected_loss, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -15,6 +15,8 @@ by their settings and shared across sessions.
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from engine import netrace as nr
@@ -36,15 +38,19 @@ def _bytes(n: float) -> str:
 
 
 @st.cache_resource(max_entries=16, show_spinner="Evaluating the loss landscape...")
-def _landscape(config: nr.NetRaceConfig, mode: str, ref: int, grid: int, _result):
-    """The landscape of a finished race, once per (race, plane settings), shared read-only."""
+def _landscape(config: nr.NetRaceConfig, spec: nr.LandscapeSpec, _result):
+    """The landscape of a finished race, once per (race, plane settings), shared read-only:
+    the job's own when it was built for these settings, else computed here."""
+    if _result.landscape is not None and _result.landscape_spec == spec:
+        return _result.landscape
+    s = spec
     return nr.landscape(
         _result,
-        mode=mode,
-        reference=None if ref == 0 else ref - 1,
-        grid=grid,
-        seed=config.seed,
-        memory_budget=nc.MEMORY_BUDGET,
+        mode=s.mode,
+        reference=s.reference,
+        grid=s.grid,
+        seed=s.seed,
+        memory_budget=s.memory_budget,
     )
 
 
@@ -87,12 +93,21 @@ def _controls(presets: list[str]) -> dict:
     return values
 
 
-def _start(config: nr.NetRaceConfig) -> None:
-    pj.session_jobs().start(JOB, lambda: nr.NetRace(config), name="network race")
+def _spec(config: nr.NetRaceConfig, mode: str, ref: int, grid: int) -> nr.LandscapeSpec:
+    return nr.LandscapeSpec(
+        mode, None if ref == 0 else ref - 1, grid, config.seed, nc.MEMORY_BUDGET
+    )
+
+
+def _start(config: nr.NetRaceConfig, spec: nr.LandscapeSpec) -> None:
+    """One job: train every racer, then build the landscape of the plane settings as they
+    are now (a later change of plane settings is computed by the page, cached)."""
+    task = functools.partial(nr.NetRace, config, landscape_spec=spec)  # pickles; canonical key
+    pj.session_jobs().start(JOB, task, name="network race")
     st.session_state[_SIG] = config
 
 
-def _gate_and_start(config: nr.NetRaceConfig, cost: nr.Cost) -> bool:
+def _gate_and_start(config: nr.NetRaceConfig, cost: nr.Cost, spec: nr.LandscapeSpec) -> bool:
     """Start the job for ``config`` when it fits the budget (or was agreed to); say why not.
 
     Returns whether a job for ``config`` exists after this call.
@@ -117,10 +132,10 @@ def _gate_and_start(config: nr.NetRaceConfig, cost: nr.Cost) -> bool:
         )
         if st.button(f"Start anyway ({estimate})", type="primary", key="netrace_consent"):
             st.session_state[_CONSENT] = config
-            _start(config)
+            _start(config, spec)
             st.rerun()
         return False
-    _start(config)
+    _start(config, spec)
     return True
 
 
@@ -145,7 +160,8 @@ def network_view(specs, defaults, race_config, surface_title: str) -> None:
         f"({values['nepochs']} epochs, batch {values['nbatch']}); estimated "
         f"{pj.fmt_seconds(cost.seconds)}, {_bytes(cost.peak_bytes)}."
     )
-    if not _gate_and_start(config, cost):
+    spec = _spec(config, values["nplane"], int(values["nref"]), grid)
+    if not _gate_and_start(config, cost, spec):
         return
     snap = pj.live_job(JOB, _draw_live, epochs=config.epochs)
     if snap is None or snap.history is None or snap.status.active:
@@ -163,7 +179,7 @@ def _results(config, values, result, race_config, surface_title: str) -> None:
     mode = urlstate.widget(nc.PLANE, container=c1)
     ref = urlstate.widget(nc.ref_knob(n), container=c2)
     grid = urlstate.widget(nc.GRID, container=c3)
-    land = _landscape(config, mode, int(ref), int(grid), result)
+    land = _landscape(config, _spec(config, mode, int(ref), int(grid)), result)
     st.plotly_chart(
         _hero(config, mode, int(ref), int(grid), land, result),
         key="netrace_map",
