@@ -175,16 +175,31 @@ def network_view(specs, defaults, race_config, surface_title: str) -> None:
 
 def _results(config, values, result, race_config, surface_title: str) -> None:
     n = len(result.runs)
-    c1, c2, c3 = st.columns(3)
-    mode = urlstate.widget(nc.PLANE, container=c1)
-    ref = urlstate.widget(nc.ref_knob(n), container=c2)
-    grid = urlstate.widget(nc.GRID, container=c3)
-    land = _landscape(config, _spec(config, mode, int(ref), int(grid)), result)
-    st.plotly_chart(
-        _hero(config, mode, int(ref), int(grid), land, result),
+    mode, ref, grid = values["nplane"], int(values["nref"]), int(values["ngrid"])
+    spec = _spec(config, mode, ref, grid)
+    seconds = nr.estimate(config, grid, nc.MEMORY_BUDGET).parts["landscape"] / nr.FLOP_RATE
+    own = result.landscape is not None and result.landscape_spec == spec
+    if not own and seconds > nc.BUDGET_SECONDS and st.session_state.get(_CONSENT) != spec:
+        st.warning(
+            f"A {grid}×{grid} landscape of this network takes about "
+            f"{pj.fmt_seconds(seconds)}: more than a link may start by itself.",
+            icon=":material/hourglass_top:",
+        )
+        if not st.button("Evaluate it anyway", key="netrace_land_consent"):
+            spec = result.landscape_spec  # show the one the job built meanwhile
+        else:
+            st.session_state[_CONSENT] = spec
+    land = _landscape(config, spec, result)
+    mode, ref, grid = spec.mode, 0 if spec.reference is None else spec.reference + 1, spec.grid
+    st.plotly_chart(  # the hero first (above the fold); its view controls under it
+        _hero(config, mode, ref, grid, land, result),
         key="netrace_map",
         config={"displaylogo": False, "scrollZoom": False},
     )
+    c1, c2, c3 = st.columns(3)
+    urlstate.widget(nc.PLANE, container=c1)
+    urlstate.widget(nc.ref_knob(n), container=c2)
+    urlstate.widget(nc.GRID, container=c3)
     caption, warning = vn.explained_text(land.explained)
     if warning:
         st.warning(warning, icon=":material/visibility_off:")

@@ -25,21 +25,22 @@ def test_network_view_draws_the_landscape_and_play_animates(app_url, page):
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "race_network.png"))
     info = page.evaluate(
-        f"() => {{ const p = {LANDSCAPE}; return {{"
+        "() => { const p = " + LANDSCAPE + "; return {"
         " image: (p.layout.images || []).length,"
-        " paths: p.data.filter(t => t.legendgroup && t.mode === 'lines' && t.showlegend !== false)"
-        ".map(t => t.name), title: String(p.layout.title.text) }}; }}"
+        " paths: p.data.filter(t => t.legendgroup && t.mode === 'lines'"
+        " && t.showlegend !== false).map(t => t.name),"
+        " title: String(p.layout.title.text) }; }"
     )
     assert info["image"] == 1  # the loss surface behind the paths
     assert len(info["paths"]) == 5  # every default racer's projected path
     assert "PC1 explains" in info["title"]
-    heads_before = page.evaluate(f"() => Array.from({LANDSCAPE}.data.at(-1).x)")
+    heads_before = page.evaluate(f"() => Array.from({LANDSCAPE}._fullData.at(-1).x)")
     page.locator(".updatemenu-button", has_text="Play").first.click()
     page.wait_for_function(f"() => {LANDSCAPE}._fullLayout._currentFrame != null")
     page.wait_for_function(
         f"() => Number({LANDSCAPE}._fullLayout._currentFrame) > 3", timeout=30_000
     )
-    heads_now = page.evaluate(f"() => Array.from({LANDSCAPE}.data.at(-1).x)")
+    heads_now = page.evaluate(f"() => Array.from({LANDSCAPE}._fullData.at(-1).x)")
     assert heads_now != heads_before  # the heads moved back along the paths and on
     page.screenshot(path=str(ARTIFACTS / "race_network_playing.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
