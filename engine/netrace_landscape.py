@@ -85,8 +85,12 @@ class LandscapeBuild:
         mode, reference, grid = spec.mode, spec.reference, spec.grid
         if mode not in LANDSCAPE_MODES:
             raise ValueError(f"Unknown landscape mode {mode!r}; expected one of {LANDSCAPE_MODES}")
-        self.spec, self.result = spec, result
+        self.spec = spec
         runs = result.runs
+        # only plain arrays are kept (the build travels with a job's chunks: it must pickle)
+        self.shape, self.X, self.y = result.shape, result.data.X_train, result.data.y_train
+        self._paths = [r.path for r in runs]
+        self._path_steps = [r.path_steps for r in runs]
         ok = [i for i, r in enumerate(runs) if r.history.diverged_at is None and len(r.path)]
         if not ok:
             ok = [i for i, r in enumerate(runs) if len(r.path)]
@@ -130,18 +134,17 @@ class LandscapeBuild:
         if self.done:
             return
         kind, k = self._items[self.n_done]
-        r, s = self.result, self.spec
-        shape, X, y, f32 = r.shape, r.data.X_train, r.data.y_train, np.float32
-        budget = s.memory_budget
+        shape, X, y, f32 = self.shape, self.X, self.y, np.float32
+        budget = self.spec.memory_budget
         if kind == "grid":
             part = self._grid_coords[k : k + GRID_CHUNK]
             self._z[k : k + GRID_CHUNK] = ls.plane_loss(shape, self.plane, part, X, y, budget, f32)
         elif kind == "projected":
             self._projected[k] = ls.plane_loss(shape, self.plane, self.coords[k], X, y, budget, f32)
         elif kind == "true":
-            self._true[k] = ls.losses_at(shape, r.runs[k].path, X, y, budget, f32)
+            self._true[k] = ls.losses_at(shape, self._paths[k], X, y, budget, f32)
         else:
-            path = r.runs[k].path
+            path = self._paths[k]
             self._slices[k] = (
                 ls.slice_1d(shape, path[-1], self._raw, self.ts, X, y, budget, f32)
                 if len(path)
@@ -153,8 +156,8 @@ class LandscapeBuild:
         """The finished :class:`Landscape` (ValueError before :attr:`done`)."""
         if not self.done:
             raise ValueError("the landscape is not finished")
-        runs, mode, ref = self.result.runs, self.spec.mode, self.reference
-        steps = tuple(r.path_steps if mode == "pca" else r.path_steps[-1:] for r in runs)
+        mode, ref = self.spec.mode, self.reference
+        steps = tuple(s if mode == "pca" else s[-1:] for s in self._path_steps)
         if mode == "random":
             steps = tuple(s if i == ref else s[:0] for i, s in enumerate(steps))
         return Landscape(
@@ -171,7 +174,7 @@ class LandscapeBuild:
             slice_ts=self.ts,
             slices=tuple(self._slices),
             sharpness=tuple(ls.sharpness(self.ts, v) for v in self._slices),
-            excluded=tuple(i for i in range(len(runs)) if i not in self.ok),
+            excluded=tuple(i for i in range(len(self._paths)) if i not in self.ok),
         )
 
 

@@ -6,11 +6,13 @@ racer has finished) the loss landscape with the projected paths, animated, and o
 chart chosen by a URL-bound selector (only the shown one is built): loss curves, true vs
 projected loss along the paths, sharpness slices, the leaderboard, what carried over.
 
-Training runs as ONE background job (engine.netrace.NetRace, the lockstep trainer group) in the
-session's job group (pages.common.jobs); a link starts it by itself when the estimate fits the
-budget, otherwise the view shows the estimate and asks for an explicit start (or refuses above
-the hard cap). The landscape, the toy race it is compared with and the hero figure are cached
-by their settings and shared across sessions.
+Training and the landscape run as ONE background job (engine.netrace.NetRace, the lockstep
+trainer group, then the landscape in short work items) on the executor seam
+(pages.common.jobs.start_job: chunks in worker processes, shared by every session that asks for
+the same settings); a link starts it by itself when the estimate fits the budget, otherwise the
+view shows the estimate and asks for an explicit start (or refuses above the hard cap). The
+toy race it is compared with, another plane's landscape and the hero figure are cached by
+their settings and shared across sessions.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def _start(config: nr.NetRaceConfig, spec: nr.LandscapeSpec) -> None:
     """One job: train every racer, then build the landscape of the plane settings as they
     are now (a later change of plane settings is computed by the page, cached)."""
     task = functools.partial(nr.NetRace, config, landscape_spec=spec)  # pickles; canonical key
-    pj.session_jobs().start(JOB, task, name="network race")
+    pj.start_job(JOB, task, name="network race")  # shared with every session on these settings
     st.session_state[_SIG] = config
 
 
