@@ -3,9 +3,9 @@
 Prints, in one run (the machine is shared: compare ratios, the load average is printed):
 
 * training every default racer (5 x 540 steps, 2-16-16-2 tanh on moons) synchronously, and
-  as the page runs it (ONE background job: training, then the landscape in short steps): time
-  to the first publication holding an evaluated epoch (the first live chart's data) and to
-  the finished job;
+  as the page runs it (ONE background job of chunks in a worker process: training, then the
+  landscape in short steps): time to the first publication holding an evaluated epoch (the
+  first live chart's data) and to the finished job;
 * the 41x41 PCA landscape (grid, projected and true path losses, 1D slices): float32 as the
   page uses it, and the same in float64 for the ratio;
 * the estimate the budget gate uses, against the measured total;

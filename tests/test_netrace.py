@@ -271,3 +271,21 @@ def test_the_job_task_builds_the_landscape_in_short_steps(small_race):
     np.testing.assert_array_equal(built.loss, at_once.loss)
     for a, b in zip(built.projected_loss, at_once.projected_loss, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_task_pickles_between_chunks_and_resumes_identically():
+    import pickle
+
+    cfg = nr.NetRaceConfig((_racer("SGD"), _racer("Adam")), **SMALL)
+    spec = nr.LandscapeSpec(grid=7)
+    straight = nr.NetRace(cfg, landscape_spec=spec).run()
+    task = nr.NetRace(cfg, landscape_spec=spec)
+    while not task.done:  # a chunk boundary every 7 steps, in training and in the landscape
+        for _ in range(7):
+            task.step()
+        task = pickle.loads(pickle.dumps(task))
+    travelled = task.publish()
+    np.testing.assert_array_equal(travelled.landscape.loss, straight.landscape.loss)
+    for a, b in zip(travelled.runs, straight.runs, strict=True):
+        np.testing.assert_array_equal(a.path, b.path)
+        np.testing.assert_array_equal(a.history.train_loss, b.history.train_loss)
