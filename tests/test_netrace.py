@@ -289,3 +289,23 @@ def test_the_task_pickles_between_chunks_and_resumes_identically():
     for a, b in zip(travelled.runs, straight.runs, strict=True):
         np.testing.assert_array_equal(a.path, b.path)
         np.testing.assert_array_equal(a.history.train_loss, b.history.train_loss)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_learns_at_its_default_network_rate(preset):
+    cfg = nr.NetRaceConfig((_racer(preset),), epochs=15, max_points=5)
+    h = nr.run(cfg).runs[0].history
+    assert h.diverged_at is None
+    assert h.train_loss[-1] < 0.9 * h.train_loss[0], (preset, h.train_loss[[0, -1]])
+
+
+@pytest.mark.parametrize("dataset", ["moons", "circles", "spirals", "xor", "sparse_classification"])
+def test_every_dataset_of_the_view_races_and_draws(dataset):
+    from pages.common import netrace_config as nc
+
+    assert dataset in nc.DATASETS
+    cfg = nr.NetRaceConfig((_racer("Adam"), _racer("SGD")), dataset=dataset, epochs=4)
+    result = nr.run(cfg)
+    land = nr.landscape(result, grid=5)
+    assert np.all(np.isfinite(land.loss))
+    assert all(len(c) == len(r.path) for c, r in zip(land.coords, result.runs, strict=True))
