@@ -159,12 +159,18 @@ def _draw(snap) -> None:
     """The live view of the training job: heatmap, loss, depth profile at a chosen step."""
     view = snap.history
     labels = [f"{i}: {label}" for i, label in enumerate(view.labels, start=1)]
-    st.plotly_chart(vg.heatmap_figure(view.histories, labels), key="heatmap")
+    heatmap = pj.shared_figure(snap, "heatmap", lambda: vg.heatmap_figure(view.histories, labels))
+    st.plotly_chart(heatmap, key="heatmap")
     left, right = st.columns(2)
-    left.plotly_chart(vg.loss_figure(view.histories, labels), key="loss")
+    left.plotly_chart(
+        pj.shared_figure(snap, "loss", lambda: vg.loss_figure(view.histories, labels)), key="loss"
+    )
     with right:
         step = st.slider("Depth profile at step", 1, view.steps, view.steps, key="at_step")
-        st.plotly_chart(vg.step_profile_figure(view.histories, labels, step), key="at_step_fig")
+        profile = pj.shared_figure(  # built once per result and step, for every session
+            snap, ("at_step", step), lambda: vg.step_profile_figure(view.histories, labels, step)
+        )
+        st.plotly_chart(profile, key="at_step_fig")
     for label, hist in zip(labels, view.histories, strict=True):
         if hist.diverged_at is not None:
             st.error(f"**{label}** {hist.message}.", icon=":material/trending_up:")

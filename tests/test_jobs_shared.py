@@ -319,3 +319,21 @@ def test_large_at_init_profiles_go_through_the_seam_bit_identically(monkeypatch,
             x, y = getattr(a, f.name), getattr(b, f.name)
             if isinstance(x, np.ndarray):
                 np.testing.assert_array_equal(x, y, err_msg=f.name)
+
+
+def test_heavy_sweeps_through_the_seam_match_the_local_run(processes):
+    from engine import basins, surfaces, tuning
+    from engine.race import Entry
+
+    surf = surfaces.get("himmelblau")
+    entries = [Entry("Momentum", "sgd", {"lr": 0.01, "momentum": 0.9}), Entry("Adam", "adam")]
+    cache = ResultCache(2**24)
+    sweep = functools.partial(basins.basin_maps, surf, entries, n=8, steps=100)
+    got = shared_compute("basins-test", sweep, backend=processes, cache=cache)
+    ref = sweep()
+    for a, b in zip(got.maps, ref.maps, strict=True):
+        for name in ("label", "steps", "final_dist", "diverged_at"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    tune = functools.partial(tuning.tune_entries, surf, entries[:1], (0.0, 0.0), 60)
+    got = shared_compute("tune-test", tune, backend=processes, cache=cache)
+    np.testing.assert_array_equal(got[0].scores, tune()[0].scores)

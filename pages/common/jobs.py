@@ -46,6 +46,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import pickle
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -53,7 +54,7 @@ import streamlit as st
 
 from engine import executor
 from engine.jobs import DEFAULT_IDLE_PAUSE, JobGroup, Snapshot, Status, StepTask, default_manager
-from engine.result_cache import NotCanonical, canonical_key
+from engine.result_cache import NotCanonical, canonical_key, shared_compute
 
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
 PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
@@ -119,8 +120,29 @@ def start_job(slot: str, make_task: Callable[[], StepTask], *, share: bool = Tru
     return session_jobs().start(slot, make_task, key=key, **submit_kw)
 
 
+_IN_PROCESS = executor.ThreadBackend(2)  # for calls whose arguments do not pickle
+
+
+def shared_call(key_parts: tuple, fn: Callable, /, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` computed once per ``key_parts`` across sessions, off the
+    server's GIL (engine.result_cache.shared_compute on the process-wide backend): a caller
+    with the same key while it runs waits for the same result, later ones get it from the
+    results cache. ``key_parts`` must name everything the result depends on (e.g.
+    ``("tune", config.key(), criterion)``). Arguments that do not pickle (a formula surface)
+    compute in this process instead, still once per key."""
+    key = canonical_key("shared_call", *key_parts)
+    call = functools.partial(fn, *args, **kwargs)
+    try:
+        pickle.dumps(call)
+    except Exception:  # noqa: BLE001 - any pickling failure: compute here
+        return shared_compute(key, call, backend=_IN_PROCESS)
+    return shared_compute(key, call, backend=compute_backend())
+
+
 @st.cache_resource(max_entries=256, show_spinner=False)
-def _shared_figure(result: Hashable, view: Hashable, _build: Callable[[], Any]) -> Any:
+def figure_once(result: Hashable, view: Hashable, _build: Callable[[], Any]) -> Any:
+    """``_build()`` once per process for ``(result, view)``: a result tag (e.g.
+    :func:`result_tag`) and the view options the figure depends on."""
     return _build()
 
 
@@ -134,7 +156,7 @@ def shared_figure(snap: Snapshot, view: Hashable, build: Callable[[], Any]) -> A
     """``build()``'s figure for the result ``snap`` shows with view options ``view``, built
     once per process and shared by every session viewing the same result (callers must not
     modify it; ``st.plotly_chart`` does not)."""
-    return _shared_figure(result_tag(snap), view, build)
+    return figure_once(result_tag(snap), view, build)
 
 
 # ------------------------------------------------------------------- pure helpers (tested)

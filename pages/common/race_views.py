@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from engine import basins, tuning
+from pages.common import jobs as pj
 from pages.common import race_config as rc
 from viz import race_maps as rm
 from viz import race_seeds as rs
@@ -36,7 +37,9 @@ MAX_BASIN_STEPS = 1000
 @st.cache_data(max_entries=32, show_spinner="Tuning learning rates...", hash_funcs=_BY_KEY)
 def tune(config: rc.RaceConfig, criterion: str) -> list[tuning.TuneResult]:
     """Every racer's learning-rate search (25 log-spaced rates + its own, same step budget)."""
-    return tuning.tune_entries(
+    return pj.shared_call(
+        ("tune", config.key(), criterion),
+        tuning.tune_entries,
         config.surface_obj(),
         [r.entry() for r in config.racers],
         config.start,
@@ -106,7 +109,9 @@ def seed_clouds(config: rc.RaceConfig, n_seeds: int) -> list[basins.SeedCloud]:
     """``n_seeds`` noisy runs of every racer from the start (one batch per racer)."""
     surface = config.surface_obj()
     return [
-        basins.seed_cloud(
+        pj.shared_call(
+            ("seeds", config.key(), n_seeds, i),
+            basins.seed_cloud,
             surface,
             r.entry(),
             config.start,
@@ -115,7 +120,7 @@ def seed_clouds(config: rc.RaceConfig, n_seeds: int) -> list[basins.SeedCloud]:
             n_seeds=n_seeds,
             seed=config.seed,
         )
-        for r in config.racers
+        for i, r in enumerate(config.racers)
     ]
 
 
@@ -129,7 +134,9 @@ def seed_loss_chart(config: rc.RaceConfig, clouds) -> None:
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=_BY_KEY)
 def basin_result(config: rc.RaceConfig, n: int) -> basins.BasinResult:
     """Every racer from an ``n x n`` grid of starts, noise-free (engine: lean race mode)."""
-    return basins.basin_maps(
+    return pj.shared_call(
+        ("basins", config.key(), n, MAX_BASIN_STEPS),
+        basins.basin_maps,
         config.surface_obj(),
         [r.entry() for r in config.racers],
         n=n,
@@ -188,7 +195,9 @@ def basins_view(config: rc.RaceConfig, n: int, mode: str) -> None:
 def sensitivity(
     config: rc.RaceConfig, index: int, knob: str | None, crit: str
 ) -> tuning.SensitivityResult:
-    return tuning.sensitivity_map(
+    return pj.shared_call(
+        ("sensitivity", config.key(), index, knob, crit),
+        tuning.sensitivity_map,
         config.surface_obj(),
         config.racers[index].entry(),
         config.start,

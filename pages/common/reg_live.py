@@ -10,10 +10,10 @@ poll (a chart whose spec changes gets a new element id), so the first chart appe
 * **Light while live.** While the job runs, a poll draws the metrics, a one-epoch histogram
   (``viz.regularization.histogram_figure(animate=False)``), the loss and sparsity curves;
   the animated histogram and the decision regions come once, when the job has finished.
-* **Build once.** :func:`cached_figure` keeps the figures of one job publication (keyed by
-  the view options) in the session, so the job-end rerun, the fragment's last tick and any
-  later rerun (a slider elsewhere on the page) reuse them: the same object gives the same
-  spec, which the browser keeps mounted instead of re-plotting.
+* **Build once.** :func:`cached_figure` builds the figures of one job publication (keyed by
+  the view options) once for every session that shows it, so other sessions, the job-end
+  rerun, the fragment's last tick and any later rerun (a slider elsewhere on the page) reuse
+  them: the same object gives the same spec, which the browser keeps mounted.
 * **Throttle.** :func:`poll_every` (the charts' ``redraw_every`` of
   ``pages.common.jobs.live_job``; the progress line polls on its own, cheaply): never redraw
   faster than ``factor`` times the last live draw took, so drawing takes at most
@@ -35,6 +35,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.jobs import Snapshot, Status
+from pages.common import jobs as pj
 from viz.common import color, fmt
 
 FINISH_WAIT = 1.5  # seconds: wait for a run that will finish this soon (its ETA says)
@@ -141,9 +142,11 @@ def summary_markdown(table: pd.DataFrame, labels: Sequence[str]) -> str:
 def cached_figure(tag: Hashable, key: Hashable, build: Callable[[], Any]) -> Any:
     """``build()``'s figure, built once per ``tag`` (e.g. ``(job_id, version)``) and ``key``.
 
-    The store holds one tag at a time: a new publication of the job drops the old figures.
-    The figures are shared, not copied: callers must not modify them (``st.plotly_chart``
-    does not).
+    Built once per process (``pages.common.jobs.figure_once``): sessions watching the same
+    shared job, or shown its cached result, have the same tag and reuse one figure. The
+    session's store holds one tag at a time (a new publication of the job drops the old
+    figures from it). The figures are shared, not copied: callers must not modify them
+    (``st.plotly_chart`` does not).
     """
     store = st.session_state.get(_FIGS)
     if store is None or store["tag"] != tag:
@@ -151,5 +154,5 @@ def cached_figure(tag: Hashable, key: Hashable, build: Callable[[], Any]) -> Any
         st.session_state[_FIGS] = store
     figs = store["figs"]
     if key not in figs:
-        figs[key] = build()
+        figs[key] = pj.figure_once(tag, key, build)
     return figs[key]
