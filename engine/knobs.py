@@ -168,12 +168,17 @@ def validate_all(knobs: Sequence[Knob], raw: dict[str, Any]) -> tuple[dict[str, 
 
 
 def caps_table(groups: dict[str, Sequence[Knob]]) -> str:
-    """A Markdown table of every knob marked ``cap=True``, for the README."""
-    lines = ["| page | knob | range |", "|---|---|---|"]
+    """A Markdown table of every knob marked ``cap=True`` with its default, for the README."""
+    lines = ["| page | knob | range | default |", "|---|---|---|---|"]
     for page, knobs in groups.items():
         for knob in knobs:
             if knob.cap:
-                lines.append(f"| {page} | {knob.label} (`{knob.key}`) | {knob.describe_range()} |")
+                number = knob.kind in ("int", "float")
+                default = _fmt(knob.default) if number else f"`{knob.default}`"
+                lines.append(
+                    f"| {page} | {knob.label} (`{knob.key}`) | {knob.describe_range()} "
+                    f"| {default} |"
+                )
     return "\n".join(lines)
 
 
@@ -187,3 +192,51 @@ CHUNK_SECONDS = 0.25
 IDLE_PAUSE_SECONDS = 30.0
 """A job nobody polls for this long pauses (no next chunk) and resumes when polled again.
 Generous: a visible page polls every 0.5 s, but a loaded server may take seconds per poll."""
+
+
+# Server budget (engine.budget): not URL knobs (a visitor cannot raise them); a server operator
+# overrides the defaults with environment variables BUDGET_<KEY>, e.g. BUDGET_SOFT_MB=1024.
+BUDGET_KNOBS = (
+    Knob(
+        "soft_mb",
+        "Peak memory a link may start by itself (MB)",
+        "int",
+        512,
+        lo=16,
+        hi=65536,
+        cap=True,
+        help="Above it the page shows the estimate and waits for an explicit start.",
+    ),
+    Knob(
+        "soft_s",
+        "Compute a link may start by itself (s)",
+        "float",
+        30.0,
+        lo=1.0,
+        hi=86400.0,
+        cap=True,
+        help="Estimated seconds at this machine's measured rate.",
+    ),
+    Knob(
+        "hard_mb", "Hard cap: peak memory per request (MB)", "int", 2048, lo=16, hi=262144, cap=True
+    ),
+    Knob(
+        "hard_s",
+        "Hard cap: compute per request (s)",
+        "float",
+        3600.0,
+        lo=1.0,
+        hi=1e7,
+        cap=True,
+    ),
+    Knob(
+        "step_s",
+        "Hard cap: one job step (s), so Stop acts within 1 s",
+        "float",
+        0.5,
+        lo=0.01,
+        hi=60.0,
+        cap=True,
+    ),
+    Knob("session_jobs", "Background jobs running per session", "int", 2, lo=1, hi=64, cap=True),
+)

@@ -13,8 +13,10 @@ from dataclasses import replace
 
 import streamlit as st
 
+from engine import budget
 from engine import gradflow as gf
 from engine.activations import SATURATION
+from pages.common import budget_gate as gate
 from pages.common import jobs as pj
 from pages.common import urlstate
 from viz import gradients as vg
@@ -95,6 +97,13 @@ names = [f"{i}: {c.label()}" for i, c in enumerate(configs, start=1)]
 
 
 # --- 3. at-init profiles (measured together on all cores; the engine memoizes each one) -----
+# Budget before work: one pass holds every layer's activations and gradients (4 nets x 200
+# layers x 512 units x batch 1024 would need ~9 GB), so an over-budget profile waits for a
+# click and one over the hard cap is refused; the rest of the page needs the profiles.
+at_init = gate.decide(budget.gradflow_profiles(configs, spec))
+if not gate.consent("gf_profiles", at_init, (tuple(configs), spec), action="Measure"):
+    st.caption("Change the settings in the sidebar; this link has started nothing.")
+    st.stop()
 with st.spinner("Measuring gradients at initialization..."):  # shown after 0.5 s only
     profiles = list(gf.profiles(configs, spec))
 
@@ -184,13 +193,20 @@ with train_tab:
     )
     signature = (tuple(configs), train_spec, steps, optimizer, lr)
     run_configs = tuple(configs)
+    train_cost = gate.decide(
+        budget.gradflow_training(run_configs, train_spec, steps, optimizer, lr)
+    )
+    gate.job_notice(train_cost)
     pj.job_controls(
         JOB,
         functools.partial(gf.FlowTraining, run_configs, train_spec, steps, optimizer, lr),
         signature=signature,
         name="gradient flow",
-        start_label="Start training",
+        start_label=gate.start_label(train_cost, "Start training"),
+        disabled=gate.start_disabled(train_cost, JOB),
     )
+    gate.track(JOB, pj.session_jobs().get(JOB), train_cost)
+    gate.queue_notice(JOB)
     pj.live_job(
         JOB,
         _draw,

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from engine import budget
 from engine import reg_lab as rl
 from engine.datasets import DATASETS, Dataset, make_dataset
 from engine.jobs import Snapshot, Status
 from engine.trainer import Config
+from pages.common import budget_gate as gate
 from pages.common import jobs as pj
 from pages.common import reg_config as rc
 from pages.common import reg_lessons as lessons
@@ -107,13 +109,27 @@ depth = len(lab.base.hidden)
 _make_task = functools.partial(rl.TwinRuns, lab)
 
 
+# Budget before work: a link starts the job by itself only within the per-request budget;
+# over it the estimate waits for a click on Start, over a hard cap Start is off.
+cost = gate.decide(budget.reg_lab(lab))
 if pj.session_jobs().get(JOB) is None and not st.session_state.get("_reglab_auto"):
-    # First visit: run the default comparison at once (about a second) so the page shows
-    # something meaningful without a click.
+    # First visit: run the comparison at once (the default takes about a second) so the page
+    # shows something meaningful without a click.
     st.session_state["_reglab_auto"] = True
-    pj.start_job(JOB, _make_task, name="regularization lab")
-    st.session_state.setdefault(pj._SIG, {})[JOB] = lab
-pj.job_controls(JOB, _make_task, signature=lab, name="regularization lab")
+    if gate.may_autostart(cost):
+        pj.start_job(JOB, _make_task, name="regularization lab")
+        st.session_state.setdefault(pj._SIG, {})[JOB] = lab
+gate.job_notice(cost)
+pj.job_controls(
+    JOB,
+    _make_task,
+    signature=lab,
+    name="regularization lab",
+    start_label=gate.start_label(cost),
+    disabled=gate.start_disabled(cost, JOB),
+)
+gate.track(JOB, pj.session_jobs().get(JOB), cost)
+gate.queue_notice(JOB)
 
 # view options (not part of the training config): their widgets sit under the histogram,
 # inside the live fragment (changing one reruns only the results)

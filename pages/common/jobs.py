@@ -333,6 +333,12 @@ def render_status(snap: Snapshot, epochs: int | None = None) -> None:
     kind, text = status_box(snap)
     if snap.status not in (Status.RUNNING, Status.DONE):
         getattr(line, kind)(text)
-    if snap.error:
+    if snap.error and shows_tracebacks():
         with error.container(), st.expander("Error details (traceback)", expanded=False):
             st.code(snap.error, language="text")
+
+
+def shows_tracebacks() -> bool:
+    """Whether ``client.showErrorDetails`` lets a page show a traceback (a public deployment
+    sets "none": no tracebacks or file paths; the status line still names the failure)."""
+    return str(st.get_option("client.showErrorDetails")).lower() in ("full", "stacktrace", "true")

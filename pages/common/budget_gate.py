@@ -1,0 +1,188 @@
+"""Budgets on the page: nothing over budget starts without a click, nothing over a hard cap at all.
+
+One implementation for every page (engine.budget does the arithmetic):
+
+* :func:`decide` estimates with this server's limits (knob defaults, ``BUDGET_*`` overrides).
+* Inline computations (the Gradient-flow at-init profile): :func:`consent` returns True when
+  the work may run now: within budget at once; over budget only after the visitor pressed the
+  start button it shows beside the estimate ("about 3 min, 1.2 GB"), remembered for the same
+  settings; above a hard cap never (a clear error instead).
+* Background jobs: :func:`may_autostart` says whether a link may start the job by itself;
+  :func:`job_notice` shows the estimate/refusal above the job controls, and
+  :func:`start_disabled` whether the Start button is off (refused, or this session already runs
+  :attr:`engine.budget.Limits.session_jobs` jobs). Pressing Start is the explicit consent.
+* :func:`track` remembers a started job's estimate; :func:`queue_notice` tells a queued visitor
+  their place and an honest wait (:func:`engine.budget.queue_eta` over the estimates of the
+  jobs ahead).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any
+
+import streamlit as st
+
+from engine import budget
+from engine.budget import Decision, Verdict
+
+_CONSENT = "_budget_consent"  # session-state key: {gate key: signature consented to}
+_JOBS = "_budget_jobs"  # session-state key: job slot keys this session started through a gate
+# Job -> (Estimate, monotonic time it was first seen): read for other visitors' queue ETAs
+_ESTIMATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ESTIMATES_LOCK = threading.Lock()
+
+
+def decide(estimate: budget.Estimate) -> Decision:
+    """``engine.budget.decide`` under this server's limits."""
+    return budget.decide(estimate, budget.limits())
+
+
+def consent(key: str, decision: Decision, signature: Any, *, action: str = "Run it") -> bool:
+    """Whether an inline computation may run now (see the module docstring).
+
+    ``signature`` stands for the settings: a consent holds for them only, so changing a knob
+    to something else over budget asks again.
+    """
+    if decision.verdict is Verdict.RUN:
+        return True
+    if decision.verdict is Verdict.REFUSE:
+        st.error(decision.message, icon=":material/block:")
+        return False
+    given = st.session_state.setdefault(_CONSENT, {})
+    if given.get(key) == signature:
+        return True
+    st.warning(decision.message, icon=":material/hourglass_top:")
+    if st.button(
+        f"{action} ({decision.estimate.text})",
+        key=f"{key}_consent",
+        type="primary",
+        icon=":material/play_arrow:",
+    ):
+        given[key] = signature
+        return True
+    return False
+
+
+def may_autostart(decision: Decision) -> bool:
+    """Whether a link may start this job by itself (within budget, room in this session)."""
+    return decision.may_autostart and _session_room()
+
+
+def job_notice(decision: Decision, container: Any = None) -> None:
+    """The estimate above a job's controls: a warning when it needs a click, an error when
+    refused, a caption otherwise; and a note when this session runs its limit of jobs."""
+    box = st if container is None else container
+    if decision.verdict is Verdict.REFUSE:
+        box.error(decision.message, icon=":material/block:")
+    elif decision.verdict is Verdict.ASK:
+        box.warning(
+            decision.message + " Press **Start** to run it anyway.",
+            icon=":material/hourglass_top:",
+        )
+    else:
+        box.caption(f"Estimated cost: {decision.estimate.text}.")
+    if not _session_room():
+        n = budget.limits().session_jobs
+        box.info(
+            f"This session already runs {n} background job(s), the most one visitor may run "
+            "at once: stop or finish one to start another.",
+            icon=":material/block:",
+        )
+
+
+def start_disabled(decision: Decision, key: str) -> bool:
+    """Whether the Start button of job slot ``key`` is off: refused, or the session is full
+    (its own running job does not count: restarting replaces it)."""
+    return not decision.allowed or not _session_room(exclude=key)
+
+
+def start_label(decision: Decision, label: str = "Start") -> str:
+    """``"Start (about 3 min, 1.2 GB)"`` when the job needs a click, else ``label``."""
+    return f"{label} ({decision.estimate.text})" if decision.verdict is Verdict.ASK else label
+
+
+def track(key: str, job: Any, decision: Decision) -> None:
+    """Remember ``job``'s estimate (for other visitors' queue ETAs) and count it against this
+    session's job limit. Call after the job controls, on every run: cheap and idempotent."""
+    st.session_state.setdefault(_JOBS, set()).add(key)
+    if job is None:
+        return
+    with _ESTIMATES_LOCK:
+        _ESTIMATES.setdefault(job, (decision.estimate, time.monotonic()))
+
+
+def _session_room(exclude: str | None = None) -> bool:
+    from pages.common import jobs as pj
+
+    group = pj.session_jobs()
+    active = 0
+    for key in st.session_state.get(_JOBS, ()):
+        job = group.get(key)
+        if key != exclude and job is not None and _status_value(job) in ("queued", "running"):
+            active += 1
+    return active < budget.limits().session_jobs
+
+
+def _status_value(job: Any) -> str:
+    status = getattr(job, "status", None)
+    return getattr(status, "value", str(status))
+
+
+def queue_wait(job: Any) -> tuple[int, float] | None:
+    """``(position, seconds until it starts)`` for a queued ``job``, else None.
+
+    Each job ahead counts with its estimate: a running one with what is left of it (estimate
+    minus the time since it was seen starting, at least a tenth of it), a queued one whole; a
+    job without a known estimate counts as the per-request budget (what a link may start). Other
+    sessions' jobs are only read, never polled (polling would keep an abandoned job alive).
+    """
+    manager = getattr(job, "_manager", None)
+    if manager is None or _status_value(job) != "queued":
+        return None
+    position = manager.queue_position(job)
+    if position is None:
+        return None
+    now = time.monotonic()
+    default = budget.limits().soft_s
+    running, ahead = [], []
+    for other in manager.jobs():
+        if other is job:
+            break
+        with _ESTIMATES_LOCK:
+            est, seen = _ESTIMATES.get(other, (None, now))
+        seconds = est.seconds if est is not None else default
+        if _status_value(other) == "queued":
+            ahead.append(seconds)
+        else:
+            running.append(max(seconds - (now - seen), 0.1 * seconds))
+    return position, budget.queue_eta(running, ahead, manager.max_running)
+
+
+def queue_text(position: int, seconds: float) -> str:
+    """``"Queued: position 3; starts in about 40 s (from the estimates of the jobs ahead)"``."""
+    return (
+        f"Queued: position {position} in this server's queue; starts in about "
+        f"{budget.fmt_duration(seconds)} (from the estimates of the jobs ahead)."
+    )
+
+
+def queue_notice(key: str) -> None:
+    """While this session's job ``key`` waits in the queue, its place and wait, refreshed each
+    second; nothing otherwise."""
+    from pages.common import jobs as pj
+
+    job = pj.session_jobs().get(key)
+    if job is None or _status_value(job) != "queued":
+        return
+
+    @st.fragment(run_every=1.0)
+    def _notice() -> None:
+        wait = queue_wait(job)
+        if wait is None:
+            st.rerun()  # it has started: the full run redraws the controls
+        st.info(queue_text(*wait), icon=":material/schedule:")
+
+    _notice()
