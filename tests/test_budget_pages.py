@@ -8,9 +8,12 @@ for consent instead.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from engine import budget
+from engine.budget import Estimate
 from engine.jobs import default_manager
 
 REG = "pages/regularization.py"
@@ -139,3 +142,36 @@ def test_session_job_limit_disables_start(open_page, monkeypatch):
     assert not at.exception
     assert "already runs 1 background job" in _texts(at, ("info",))
     assert _start(at, "gradflow_start").disabled
+
+
+class _Slow:
+    """A job task that never finishes by itself (0.02 s per step)."""
+
+    steps_done, total_steps, epoch = 0, 10**9, 0
+    done, divergence = False, None
+
+    def step(self) -> None:
+        time.sleep(0.02)
+        self.steps_done += 1
+
+    def publish(self):
+        return self.steps_done
+
+
+def test_queue_wait_counts_the_estimates_of_the_jobs_ahead():
+    from engine.jobs import JobManager
+    from pages.common import budget_gate as gate
+
+    manager = JobManager(max_running=1)
+    jobs = [manager.submit(_Slow(), name=f"job {i}") for i in range(3)]
+    try:
+        now = time.monotonic()
+        for job, seconds in zip(jobs[:2], (100.0, 40.0), strict=True):
+            gate._ESTIMATES[gate._job_of(job)] = (Estimate("work", seconds, 0.0), now)
+        position, wait = gate.queue_wait(jobs[2])
+        assert position == 2
+        assert 130.0 <= wait <= 140.0  # what is left of the running 100 s, then the 40 s
+        assert "position 2" in gate.queue_text(position, wait)
+        assert gate.queue_wait(jobs[0]) is None  # running: no wait
+    finally:
+        manager.stop_all(timeout=5)

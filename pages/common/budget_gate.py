@@ -111,7 +111,12 @@ def track(key: str, job: Any, decision: Decision) -> None:
     if job is None:
         return
     with _ESTIMATES_LOCK:
-        _ESTIMATES.setdefault(job, (decision.estimate, time.monotonic()))
+        _ESTIMATES.setdefault(_job_of(job), (decision.estimate, time.monotonic()))
+
+
+def _job_of(view: Any) -> Any:
+    """The (possibly shared) job behind a session's view of it (engine.jobs.JobView.job)."""
+    return getattr(view, "job", view)
 
 
 def _session_room(exclude: str | None = None) -> bool:
@@ -139,8 +144,11 @@ def queue_wait(job: Any) -> tuple[int, float] | None:
     job without a known estimate counts as the per-request budget (what a link may start). Other
     sessions' jobs are only read, never polled (polling would keep an abandoned job alive).
     """
+    if _status_value(job) != "queued":
+        return None
+    job = _job_of(job)
     manager = getattr(job, "_manager", None)
-    if manager is None or _status_value(job) != "queued":
+    if manager is None:
         return None
     position = manager.queue_position(job)
     if position is None:

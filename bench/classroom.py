@@ -1,0 +1,573 @@
+"""A class opens the shared link: many browser sessions at once, measured the way they feel it.
+
+``python -m bench.classroom`` starts its own ``streamlit run app.py --server.headless true``
+on 127.0.0.1 (a free port) and drives headless Chromium (Playwright, Debian's
+``/usr/bin/chromium``, one browser context per student) through:
+
+(a) N sessions on the default ``/regularization`` link, arriving 0.5 s apart: each session's
+    first chart and finished run (seconds after its navigation), stalled sessions (no
+    "finished" within 120 s), the server process's own CPU per visitor (target <= 0.3 s);
+(b) N sessions with N different seeds (nothing to share): all finished, none stalled, how many
+    were told their queue position while waiting, server CPU per visitor (target <= 0.5 s);
+(c) ``/_stcore/health`` p95 latency (target <= 50 ms) and a probe session's ``/race`` rerun
+    latency (change Steps, until the app's script state is back to not-running), alone and
+    during each class;
+(d) server RSS and thread count before, at peak and after all sessions closed;
+(e) the issue's crafted links (a 9 GB at-init profile, a ~48 h lab run): the whole app's peak
+    RSS (target < 1 GB) and that nothing started without consent (the page shows a refusal
+    or a start button with the estimate; the workers' CPU did not move).
+
+CPU is split three ways, sampled from ``/proc`` through psutil every 0.25 s (per process, so
+processes that exit keep what they used): the server process itself; its worker processes
+(children of the server, or the Dask scheduler and workers with ``--dask``); and the browsers
+(Chromium and the Playwright driver, the bench's own children), which share this machine here
+but not in a real class. The load average is printed beside the figures: the machine is 2
+shared cores, so compare ratios within one run.
+
+Options: ``--quick`` (5 sessions per class), ``--sessions N``, ``--dask`` (the same against a
+local two-worker cluster: ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1,
+their address passed to the app as ``NNVIZ_DASK_SCHEDULER``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+STALL_AFTER = 120.0  # seconds: a session not finished by then counts as stalled
+ARRIVAL = 0.5  # seconds between two students opening the link
+SCHEDULER_ENV = "NNVIZ_DASK_SCHEDULER"  # the executor seam's scheduler address (engine/executor)
+CRAFTED = {
+    "gradients 4x200x512, batch 1024": "/gradients?n=4&depth1=200&depth2=200&depth3=200"
+    "&depth4=200&width1=512&width2=512&width3=512&width4=512&batch=1024",
+    "regularization n=5000, batch 1, 2000 epochs": "/regularization?n=5000&width=256&depth=4"
+    "&epochs=2000&batch=1&feat=512",
+}
+
+# Runs in every page before its scripts: timestamps (ms since navigation) of what shows.
+TIMELINE_JS = """
+window.__t = {}; window.__queue = 0; window.__runs = [];
+const mark = (k) => { if (!(k in window.__t)) window.__t[k] = performance.now(); };
+const check = () => {
+  const main = document.querySelector('[data-testid="stMain"]') || document;
+  if (main.querySelector('.js-plotly-plot .main-svg')) mark('chart');
+  const bar = document.querySelector('[data-testid="stProgress"]');
+  const m = bar && bar.innerText.match(/epoch (\\d+)\\/(\\d+)/);
+  const b = [...document.querySelectorAll('button')]
+    .find(b => b.innerText.includes('Final weights'));
+  if (m && m[1] === m[2] && b && !b.disabled) mark('finished');
+  const text = main.innerText || '';
+  const q = text.match(/[Pp]osition (\\d+) in (?:this server's |the )?queue/);
+  if (q) { mark('queued'); window.__queue = Math.max(window.__queue, +q[1]); }
+  if (/Refused:/.test(text)) mark('refused');
+  if ([...document.querySelectorAll('button')].some(
+      b => /^(Start|Measure|Start training) \\(about/.test(b.innerText.trim()))) mark('consent');
+  if (/running|epoch \\d+\\/\\d+ ·/.test(bar ? bar.innerText : '')) mark('progress');
+  const app = document.querySelector('[data-test-script-state]');
+  if (app) {
+    const s = app.getAttribute('data-test-script-state');
+    const last = window.__runs[window.__runs.length - 1];
+    if (!last || last.s !== s) window.__runs.push({s, t: performance.now()});
+  }
+};
+new MutationObserver(check).observe(document, {subtree: true, childList: true,
+  characterData: true, attributes: true});
+"""
+
+
+# ------------------------------------------------------------------------------- processes
+class CpuLedger:
+    """Per-process CPU seconds, sampled every ``every`` s, so exited processes keep theirs.
+
+    Groups: ``server`` (the Streamlit process only), ``workers`` (its descendants, plus the
+    extra roots, e.g. the Dask scheduler and workers), ``browsers`` (the bench's own
+    descendants that are neither).
+    """
+
+    def __init__(self, server: psutil.Process, worker_roots: list[psutil.Process], every=0.25):
+        self.server = server
+        self.worker_roots = worker_roots
+        self.every = every
+        self.cpu: dict[tuple[int, float], tuple[str, float]] = {}
+        self.rss_app: list[tuple[float, int]] = []  # (time, server + workers RSS)
+        self.server_stats: list[tuple[float, int, int]] = []  # (time, RSS, threads)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> CpuLedger:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    @staticmethod
+    def _tree(root: psutil.Process) -> list[psutil.Process]:
+        with contextlib.suppress(psutil.Error):
+            return [root, *root.children(recursive=True)]
+        return []
+
+    def sample(self) -> None:
+        now = time.monotonic()
+        groups: dict[int, tuple[str, psutil.Process]] = {}
+        for p in self._tree(psutil.Process()):
+            groups[p.pid] = ("browsers", p)
+        for root in self.worker_roots:
+            for p in self._tree(root):
+                groups[p.pid] = ("workers", p)
+        for p in self._tree(self.server)[1:]:
+            groups[p.pid] = ("workers", p)
+        groups[self.server.pid] = ("server", self.server)
+        groups.pop(os.getpid(), None)  # the bench's own Python (Playwright's client) is
+        # neither: its work is driving the browsers, counted with them below
+        app_rss = 0
+        with self._lock:
+            for pid, (group, p) in groups.items():
+                with contextlib.suppress(psutil.Error), p.oneshot():
+                    t = p.cpu_times()
+                    key = (pid, p.create_time())
+                    self.cpu[key] = (group, t.user + t.system)
+                    if group != "browsers":
+                        app_rss += p.memory_info().rss
+                    if group == "server":
+                        self.server_stats.append((now, p.memory_info().rss, p.num_threads()))
+            me = psutil.Process().cpu_times()
+            self.cpu[(os.getpid(), 0.0)] = ("browsers", me.user + me.system)
+            self.rss_app.append((now, app_rss))
+
+    def totals(self) -> dict[str, float]:
+        with self._lock:
+            out = {"server": 0.0, "workers": 0.0, "browsers": 0.0}
+            for group, seconds in self.cpu.values():
+                out[group] += seconds
+            return out
+
+    def server_between(self, t0: float, t1: float) -> tuple[int, int]:
+        """Peak server RSS and threads between two monotonic times."""
+        with self._lock:
+            rows = [r for r in self.server_stats if t0 <= r[0] <= t1] or self.server_stats[-1:]
+        return max(r[1] for r in rows), max(r[2] for r in rows)
+
+    def app_peak_between(self, t0: float, t1: float) -> int:
+        with self._lock:
+            rows = [r for r in self.rss_app if t0 <= r[0] <= t1] or self.rss_app[-1:]
+        return max(r[1] for r in rows)
+
+    def server_now(self) -> tuple[int, int]:
+        self.sample()
+        with self._lock:
+            _, rss, threads = self.server_stats[-1]
+        return rss, threads
+
+
+class HealthProbe:
+    """GET /_stcore/health every 0.2 s in a thread; latencies tagged by the current phase."""
+
+    def __init__(self, url: str):
+        self.url = f"{url}/_stcore/health"
+        self.phase = "idle"
+        self.samples: dict[str, list[float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> HealthProbe:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(3)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            t = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url, timeout=10) as r:
+                    r.read()
+                self.samples.setdefault(self.phase, []).append(time.perf_counter() - t)
+            except OSError:
+                self.samples.setdefault(self.phase, []).append(10.0)
+
+    def p95(self, phase: str) -> float | None:
+        xs = sorted(self.samples.get(phase, []))
+        return xs[min(len(xs) - 1, int(0.95 * len(xs)))] if xs else None
+
+
+# ------------------------------------------------------------------------------- server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def dask_cluster():
+    """``dask scheduler`` + two single-threaded ``dask worker`` processes on 127.0.0.1."""
+    port, dash = _free_port(), _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = ROOT / "artifacts"
+    logs.mkdir(exist_ok=True)
+    out = open(logs / "classroom-dask.log", "w")  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            ["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port)]
+            + ["--dashboard-address", f"127.0.0.1:{dash}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    ]
+    time.sleep(3)
+    for _ in range(2):
+        procs.append(
+            subprocess.Popen(
+                ["dask", "worker", address, "--nthreads", "1", "--no-dashboard"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"},
+            )
+        )
+    try:
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=90)
+        yield address, [psutil.Process(p.pid) for p in procs]
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(10)
+        out.close()
+
+
+@contextlib.contextmanager
+def app_server(env_extra: dict[str, str] | None = None):
+    """``streamlit run app.py --server.headless true`` on 127.0.0.1 at a free port."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    logs = ROOT / "artifacts"
+    logs.mkdir(exist_ok=True)
+    log = open(logs / "classroom-server.log", "w")  # noqa: SIM115
+    env = {**os.environ, **(env_extra or {})}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/_stcore/health")
+        yield url, psutil.Process(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+# ------------------------------------------------------------------------------- sessions
+@dataclass
+class Visit:
+    """One student's session: seconds after navigation of each mark, or None."""
+
+    path: str
+    marks: dict[str, float] = field(default_factory=dict)
+    queue: int = 0
+    error: str = ""
+
+    @property
+    def stalled(self) -> bool:
+        return "finished" not in self.marks
+
+
+async def _open(browser):
+    """A new browser context (one student) and its page, with the timeline script."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.add_init_script(TIMELINE_JS)
+    return context, page
+
+
+async def _visit(browser, url: str, path: str, until: str, timeout: float) -> tuple[Visit, object]:
+    """Open ``path`` in a new context; wait for mark ``until`` (or ``timeout``); keep it open."""
+    context, page = await _open(browser)
+    visit = Visit(path)
+    try:
+        await page.goto(url + path, timeout=timeout * 1000)
+        await page.wait_for_function(
+            f"() => '{until}' in window.__t", timeout=timeout * 1000, polling=250
+        )
+    except Exception as exc:  # a stall or a navigation error is a result, not a crash
+        visit.error = type(exc).__name__
+    with contextlib.suppress(Exception):
+        visit.marks = {k: v / 1000 for k, v in (await page.evaluate("window.__t")).items()}
+        visit.queue = int(await page.evaluate("window.__queue"))
+    return visit, context
+
+
+async def _class(browser, url: str, paths: list[str]) -> tuple[list[Visit], list]:
+    """Students open ``paths`` ARRIVAL s apart; each waits for "finished" (<= STALL_AFTER)."""
+    tasks = []
+    for path in paths:
+        tasks.append(asyncio.create_task(_visit(browser, url, path, "finished", STALL_AFTER)))
+        await asyncio.sleep(ARRIVAL)
+    done = await asyncio.gather(*tasks)
+    return [v for v, _ in done], [c for _, c in done]
+
+
+class RaceProbe:
+    """One session on /race; :meth:`rerun` changes Steps and times the rerun to idle."""
+
+    def __init__(self, page):
+        self.page = page
+        self.value = 500
+        self.samples: dict[str, list[float]] = {}
+
+    @classmethod
+    async def open(cls, browser, url: str) -> RaceProbe:
+        context, page = await _open(browser)
+        await page.goto(url + "/race", timeout=300_000)
+        await page.wait_for_function(
+            """() => document.querySelector('input[aria-label="Steps"]') &&
+                     window.__runs.some(x => x.s === 'notRunning')""",
+            timeout=300_000,
+        )
+        probe = cls(page)
+        probe.context = context
+        return probe
+
+    async def rerun(self, phase: str) -> float | None:
+        self.value = 499 if self.value == 500 else 500
+        box = self.page.locator('[data-testid="stSidebar"] input[aria-label="Steps"]')
+        t0 = await self.page.evaluate("performance.now()")
+        try:
+            await box.fill(str(self.value))
+            await box.press("Enter")
+            await self.page.wait_for_function(
+                """(t0) => { const r = window.__runs.filter(x => x.t > t0);
+                   const i = r.findIndex(x => x.s === 'running');
+                   return i >= 0 && r.slice(i).some(x => x.s === 'notRunning'); }""",
+                arg=t0,
+                timeout=60_000,
+                polling=50,
+            )
+        except Exception:
+            return None
+        t1 = await self.page.evaluate(
+            "(t0) => window.__runs.filter(x => x.t > t0 && x.s === 'notRunning')[0].t", t0
+        )
+        seconds = (t1 - t0) / 1000
+        self.samples.setdefault(phase, []).append(seconds)
+        return seconds
+
+    async def loop(self, phase: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.rerun(phase)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+    def median(self, phase: str) -> str:
+        xs = self.samples.get(phase, [])
+        return f"{statistics.median(xs) * 1000:6.0f} ms (n={len(xs)})" if xs else "     —"
+
+
+# ------------------------------------------------------------------------------- report
+def _fmt_s(x: float | None) -> str:
+    return "   —  " if x is None else f"{x:6.1f}"
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1024**2:7.0f} MB"
+
+
+def _print_class(name: str, visits: list[Visit], cpu0: dict, cpu1: dict, target: float) -> None:
+    n = len(visits)
+    print(f"\n({name}) {n} sessions, {ARRIVAL} s apart   load avg {os.getloadavg()[0]:.1f}")
+    print("   #  first chart  finished  queue pos  path")
+    for i, v in enumerate(visits, 1):
+        q = str(v.queue) if v.queue else "-"
+        err = f"  [{v.error}]" if v.error else ""
+        print(
+            f"  {i:2d}  {_fmt_s(v.marks.get('chart'))} s  {_fmt_s(v.marks.get('finished'))} s"
+            f"  {q:>9}  {v.path}{err}"
+        )
+    fin = [v.marks["finished"] for v in visits if not v.stalled]
+    stalled = sum(v.stalled for v in visits)
+    told = sum(1 for v in visits if v.queue)
+    server = cpu1["server"] - cpu0["server"]
+    workers = cpu1["workers"] - cpu0["workers"]
+    browsers = cpu1["browsers"] - cpu0["browsers"]
+    if fin:
+        print(
+            f"  finished: {len(fin)}/{n}, median {statistics.median(fin):.1f} s, "
+            f"max {max(fin):.1f} s; stalled (> {STALL_AFTER:.0f} s): {stalled}"
+        )
+    else:
+        print(f"  finished: 0/{n}; stalled: {stalled}")
+    print(f"  told their queue position while waiting: {told}/{n}")
+    ok = "met" if server / n <= target else "NOT met"
+    print(
+        f"  CPU: server {server:6.1f} s = {server / n:5.2f} s/visitor (target <= {target} s: "
+        f"{ok}); workers {workers:6.1f} s; browsers {browsers:6.1f} s"
+    )
+
+
+async def _run(args) -> None:
+    from playwright.async_api import async_playwright
+
+    n = 5 if args.quick else args.sessions
+    print(
+        f"bench.classroom: {n} sessions per class, backend: {'Dask' if args.dask else 'embedded'}"
+    )
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores shared by the team)")
+    with contextlib.ExitStack() as stack:
+        env, roots = {}, []
+        if args.dask:
+            address, roots = stack.enter_context(dask_cluster())
+            env[SCHEDULER_ENV] = address
+            print(f"Dask: scheduler {address}, 2 workers (1 thread each)")
+        url, server = stack.enter_context(app_server(env))
+        ledger = CpuLedger(server, roots).start()
+        stack.callback(ledger.stop)
+        health = HealthProbe(url).start()
+        stack.callback(health.stop)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # warm up: one visit (imports, first figures), then close it
+            warm, ctx = await _visit(browser, url, "/regularization", "finished", 180)
+            await ctx.close()
+            print(f"warm-up visit finished in {_fmt_s(warm.marks.get('finished'))} s")
+            race = await RaceProbe.open(browser, url)
+            await asyncio.sleep(3)
+            rss0, threads0 = ledger.server_now()
+            health.phase = "alone"
+            for _ in range(5):
+                await race.rerun("alone")
+                await asyncio.sleep(0.5)
+            classes = {
+                "a": ["/regularization"] * n,
+                "b": [f"/regularization?seed={k}" for k in range(1, n + 1)],
+            }
+            targets = {"a": 0.3, "b": 0.5}
+            titles = {"a": "a, one link", "b": "b, different seeds"}
+            peaks = {}
+            for key, paths in classes.items():
+                health.phase = key
+                cpu0, t0 = ledger.totals(), time.monotonic()
+                stop = asyncio.Event()
+                probe = asyncio.create_task(race.loop(key, stop))
+                visits, contexts = await _class(browser, url, paths)
+                stop.set()
+                await probe
+                ledger.sample()
+                cpu1, t1 = ledger.totals(), time.monotonic()
+                peaks[key] = ledger.server_between(t0, t1)
+                _print_class(titles[key], visits, cpu0, cpu1, targets[key])
+                for c in contexts:
+                    await c.close()
+                health.phase = f"after {key}"
+                await asyncio.sleep(5)
+            # (e) crafted links: nothing may start without consent
+            health.phase = "crafted"
+            print("\n(e) crafted links (nothing may start without consent; app RSS < 1 GB)")
+            for name, path in CRAFTED.items():
+                cpu0, t0 = ledger.totals(), time.monotonic()
+                ctx, page = await _open(browser)
+                with contextlib.suppress(Exception):
+                    await page.goto(url + path, timeout=90_000)
+                    await page.wait_for_function(
+                        "() => 'refused' in window.__t || 'consent' in window.__t",
+                        timeout=90_000,
+                    )
+                await asyncio.sleep(8)  # would anything start by itself?
+                marks = await page.evaluate("window.__t")
+                ledger.sample()
+                cpu1, t1 = ledger.totals(), time.monotonic()
+                peak = ledger.app_peak_between(t0, t1)
+                shown = (
+                    "refused"
+                    if "refused" in marks
+                    else "start button"
+                    if "consent" in marks
+                    else "NEITHER"
+                )
+                started = "progress" in marks or cpu1["workers"] - cpu0["workers"] > 1.0
+                print(
+                    f"  {name:44s}: page shows {shown}; started: {'YES' if started else 'no'}; "
+                    f"app peak RSS {_mb(peak)} ({'met' if peak < 1024**3 else 'NOT met'}); "
+                    f"workers CPU {cpu1['workers'] - cpu0['workers']:.1f} s, server CPU "
+                    f"{cpu1['server'] - cpu0['server']:.1f} s"
+                )
+                await ctx.close()
+            await race.context.close()
+            await browser.close()
+        await asyncio.sleep(10)  # sessions released
+        rss2, threads2 = ledger.server_now()
+        print(
+            f"\n(c) /_stcore/health p95 (target <= 50 ms) and /race rerun (median), load avg "
+            f"{os.getloadavg()[0]:.1f}"
+        )
+        for phase in ("alone", "a", "b", "crafted"):
+            p95 = health.p95(phase)
+            shown = "—" if p95 is None else f"{p95 * 1000:5.0f} ms"
+            print(f"  {phase:8s}: health p95 {shown}; race rerun {race.median(phase)}")
+        print("\n(d) server process RSS and threads")
+        print(f"  before          : {_mb(rss0)}, {threads0} threads")
+        for key, (rss, threads) in peaks.items():
+            print(f"  peak, class {key}   : {_mb(rss)}, {threads} threads")
+        print(f"  after all closed: {_mb(rss2)}, {threads2} threads (10 s after the last close)")
+        total = ledger.totals()
+        print(
+            f"\nwhole run CPU: server {total['server']:.1f} s, workers {total['workers']:.1f} s, "
+            f"browsers {total['browsers']:.1f} s"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5 sessions per class")
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--dask", action="store_true", help="against a local 2-worker cluster")
+    asyncio.run(_run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Five students open the same /regularization link at once: every page reaches a finished run.
+
+(The class-sized figures, 20 sessions with CPU and latency, are ``python -m bench.classroom``.)
+"""
+
+from __future__ import annotations
+
+from bench.classroom import TIMELINE_JS
+
+STUDENTS = 5
+
+
+def test_five_concurrent_sessions_on_one_link_all_finish(browser, app_url):
+    contexts, pages = [], []
+    try:
+        for _ in range(STUDENTS):
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            page.add_init_script(TIMELINE_JS)
+            page.goto(f"{app_url}/regularization", wait_until="commit")
+            contexts.append(context)
+            pages.append(page)
+        for i, page in enumerate(pages):
+            page.wait_for_function("() => 'finished' in window.__t", timeout=180_000)
+            text = page.inner_text('[data-testid="stMain"]')
+            assert "exactly zero" in text, f"session {i + 1} shows no finished comparison"
+            assert "Traceback" not in text and "Refused" not in text
+    finally:
+        for context in contexts:
+            context.close()
