@@ -65,29 +65,36 @@ TIMELINE_JS = """
 window.__t = {}; window.__queue = 0; window.__runs = [];
 const mark = (k) => { if (!(k in window.__t)) window.__t[k] = performance.now(); };
 const check = () => {
-  const main = document.querySelector('[data-testid="stMain"]') || document;
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main) return;
   if (main.querySelector('.js-plotly-plot .main-svg')) mark('chart');
-  const bar = document.querySelector('[data-testid="stProgress"]');
-  const m = bar && bar.innerText.match(/epoch (\\d+)\\/(\\d+)/);
-  const b = [...document.querySelectorAll('button')]
-    .find(b => b.innerText.includes('Final weights'));
+  const bar = main.querySelector('[data-testid="stProgress"]');
+  const barText = bar ? bar.textContent : '';
+  const m = barText.match(/epoch (\\d+)\\/(\\d+)/);
+  const buttons = [...main.querySelectorAll('button')];
+  const b = buttons.find(b => b.textContent.includes('Final weights'));
   if (m && m[1] === m[2] && b && !b.disabled) mark('finished');
-  const text = main.innerText || '';
-  const q = text.match(/[Pp]osition (\\d+) in (?:this server's |the )?queue/);
-  if (q) { mark('queued'); window.__queue = Math.max(window.__queue, +q[1]); }
-  if (/Refused:/.test(text)) mark('refused');
-  if ([...document.querySelectorAll('button')].some(
-      b => /^(Start|Measure|Start training) \\(about/.test(b.innerText.trim()))) mark('consent');
-  if (/running|epoch \\d+\\/\\d+ ·/.test(bar ? bar.innerText : '')) mark('progress');
-  const app = document.querySelector('[data-test-script-state]');
-  if (app) {
-    const s = app.getAttribute('data-test-script-state');
-    const last = window.__runs[window.__runs.length - 1];
-    if (!last || last.s !== s) window.__runs.push({s, t: performance.now()});
+  if (/running|ETA/.test(barText)) mark('progress');
+  for (const a of main.querySelectorAll('[data-testid="stAlert"]')) {
+    const text = a.textContent;
+    const q = text.match(/[Pp]osition (\\d+) in (?:this server's |the )?queue/);
+    if (q) { mark('queued'); window.__queue = Math.max(window.__queue, +q[1]); }
+    if (text.includes('Refused:')) mark('refused');
   }
+  if (buttons.some(b => /^(Start|Measure|Start training) \\(about/.test(b.textContent.trim())))
+    mark('consent');
 };
-new MutationObserver(check).observe(document, {subtree: true, childList: true,
-  characterData: true, attributes: true});
+// poll (cheap: textContent, no layout) rather than observe every mutation of a Plotly page
+setInterval(check, 200);
+const track = () => {
+  const app = document.querySelector('[data-test-script-state]');
+  if (!app) return;
+  const s = app.getAttribute('data-test-script-state');
+  const last = window.__runs[window.__runs.length - 1];
+  if (!last || last.s !== s) window.__runs.push({s, t: performance.now()});
+};
+new MutationObserver(track).observe(document, {subtree: true, attributes: true,
+  attributeFilter: ['data-test-script-state'], childList: true});
 """
 
 
