@@ -326,9 +326,10 @@ class Job:
 
     def _poke(self) -> None:
         """A poll or resume: an idle-paused job starts to resume at once (status says so)."""
+        resume_as = self._manager._resume_status()  # (manager lock never inside a job lock)
         with self._lock:
             if self._status is Status.PAUSED and not self._paused and self._wanted():
-                self._set(Status.QUEUED, "resuming")
+                self._set(resume_as, "resuming")
         self._wake.set()
 
     # ---------------------------------------------------------------- published state
@@ -468,7 +469,7 @@ class Job:
             self._wake.clear()
         if self._stop.is_set():
             return False
-        self._set_status(Status.QUEUED, "resuming")
+        self._set_status(self._manager._resume_status(), "resuming")
         self._manager._readmit(self)
         while not self._admitted.wait(_WAIT_TICK):
             if self._stop.is_set():
@@ -662,8 +663,8 @@ class JobManager:
         if key is not None:
             with self._lock:
                 job = self._by_key.get(key)
-                if job is not None and not job._stop.is_set() and job.status.active:
-                    return job
+            if job is not None and not job._stop.is_set() and job.status.active:
+                return job
             cached = self.cache.get(key)
             if cached is not None:
                 return Job.from_result(cached, self)
@@ -744,6 +745,13 @@ class JobManager:
         with self._lock:
             self._running.pop(job.job_id, None)
         self._fill()
+
+    def _resume_status(self) -> Status:
+        """What a resuming job shows until it has a slot: RUNNING if one is free, else QUEUED
+        (a page that skips drawing while queued keeps its charts when nothing waits)."""
+        with self._lock:
+            free = len(self._running) < self._max_running and not self._queue
+        return Status.RUNNING if free else Status.QUEUED
 
     def _readmit(self, job: Job) -> None:
         """A resuming job queues at the front for a slot."""
