@@ -602,6 +602,7 @@ class JobManager:
         cache: ResultCache | None = None,
     ):
         self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()
         self._backend = backend
         if max_running is None and backend is not None:
             max_running = backend.capacity
@@ -660,29 +661,30 @@ class JobManager:
             chunk_seconds = DEFAULT_CHUNK_SECONDS if publish_interval is None else publish_interval
         if idle_timeout is not None:
             idle_pause = idle_timeout
-        if key is not None:
-            with self._lock:
-                job = self._by_key.get(key)
-            if job is not None and not job._stop.is_set() and job.status.active:
-                return job
-            cached = self.cache.get(key)
-            if cached is not None:
-                return Job.from_result(cached, self)
-        job = Job(
-            task,
-            manager=self,
-            job_id=f"{next(self._ids)}",
-            name=name,
-            key=key,
-            idle_pause=idle_pause,
-            chunk_seconds=chunk_seconds,
-            estimate=estimate,
-        )
-        with self._lock:
+        with self._submit_lock:  # two sessions asking the same key at once get one job
             if key is not None:
-                self._by_key[key] = job
-            self._live[job] = None
-            self._queue.append(job)
+                with self._lock:
+                    job = self._by_key.get(key)
+                if job is not None and not job._stop.is_set() and job.status.active:
+                    return job
+                cached = self.cache.get(key)
+                if cached is not None:
+                    return Job.from_result(cached, self)
+            job = Job(
+                task,
+                manager=self,
+                job_id=f"{next(self._ids)}",
+                name=name,
+                key=key,
+                idle_pause=idle_pause,
+                chunk_seconds=chunk_seconds,
+                estimate=estimate,
+            )
+            with self._lock:
+                if key is not None:
+                    self._by_key[key] = job
+                self._live[job] = None
+                self._queue.append(job)
         self._fill()
         return job
 

@@ -337,3 +337,24 @@ def test_heavy_sweeps_through_the_seam_match_the_local_run(processes):
     tune = functools.partial(tuning.tune_entries, surf, entries[:1], (0.0, 0.0), 60)
     got = shared_compute("tune-test", tune, backend=processes, cache=cache)
     np.testing.assert_array_equal(got[0].scores, tune()[0].scores)
+
+
+def test_sessions_arriving_at_the_same_instant_get_one_job():
+    m = _manager()
+    barrier = threading.Barrier(8)
+    views = []
+
+    def arrive():
+        barrier.wait(WAIT)
+        views.append(JobGroup(m).start("t", Counter(10**6, delay=0.001), key="same-instant"))
+
+    threads = [threading.Thread(target=arrive) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert len(views) == 8 and len({id(v.job) for v in views}) == 1
+    assert views[0].snapshot().watchers == 8
+    for v in views:
+        v.stop()
+    assert views[0].job.join(WAIT) and views[0].job.status is Status.STOPPED
