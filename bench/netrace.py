@@ -89,10 +89,11 @@ def main() -> None:
     f32 = time.perf_counter() - t0
     print(f"  grid alone: float64 {f64:.2f} s, float32 {f32:.2f} s (ratio {f64 / f32:.1f}x)")
 
-    cost = nr.estimate(config, 41, 64 * 2**20)
+    est = nr.budget_estimate(config, nr.LandscapeSpec())
     print(
-        f"estimate {cost.seconds:.2f} s ({cost.flops:.3g} FLOPs, {cost.steps:,} steps, "
-        f"{cost.peak_bytes / 2**20:.0f} MB peak) vs measured {job_s:.2f} s (the job)"
+        f"budget estimate {est.seconds:.2f} s, {est.peak_bytes / 2**20:.0f} MB peak, largest step "
+        f"{est.step_seconds * 1000:.0f} ms (engine.budget at this machine's probed rates) vs "
+        f"measured {job_s:.2f} s (the job)"
     )
 
     t0 = time.perf_counter()

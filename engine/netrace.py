@@ -26,19 +26,22 @@ the sidebar racers' own.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from engine.datasets import DATASETS, Dataset, make_dataset
+from engine import budget
+from engine.datasets import Dataset, make_dataset
 from engine.history import Growable, History
 from engine.landscape import NetShape
 from engine.netrace_landscape import (  # noqa: F401  (re-exported: the view's one import)
     LANDSCAPE_MODES,
+    SLICE_POINTS,
     Landscape,
     LandscapeBuild,
     LandscapeSpec,
+    grid_chunk,
     landscape,
 )
 from engine.trainer import Config, Trainer, TrainerGroup
@@ -217,7 +220,8 @@ class NetRace(TrainerGroup):
             self._record(i)
         self._train_steps = self.total_steps
         if landscape_spec is not None:
-            self.total_steps += landscape_spec.n_items(len(self.trainers))
+            chunk = grid_chunk(self.shape, len(self.data.y_train))
+            self.total_steps += landscape_spec.n_items(len(self.trainers), chunk)
 
     def _record(self, i: int) -> None:
         t = self.trainers[i]
@@ -323,54 +327,58 @@ def run(config: NetRaceConfig) -> NetRaceResult:
     return NetRace(config).run()
 
 
-# Time model of :func:`estimate`, measured with ``python -m bench.netrace`` on this 2-core
-# machine: a minibatch step of a small net costs ~0.4 ms of interpreter and NumPy overhead
-# whatever its size, and the arithmetic runs at ~1 GFLOP/s (small matrices, tanh).
-STEP_SECONDS = 4e-4
-FLOP_RATE = 1e9
-
-
-@dataclass(frozen=True)
-class Cost:
-    """An estimate before work: floating-point operations, optimizer steps, peak bytes."""
-
-    flops: float
-    peak_bytes: float
-    steps: int = 0
-    parts: dict = field(default_factory=dict, compare=False)
-
-    @property
-    def seconds(self) -> float:
-        """Estimated seconds on this machine (see :data:`STEP_SECONDS`, :data:`FLOP_RATE`)."""
-        return self.steps * STEP_SECONDS + self.flops / FLOP_RATE
-
-
-def estimate(config: NetRaceConfig, grid: int, memory_budget: int) -> Cost:
-    """FLOPs and peak memory of training every racer and evaluating a ``grid``² landscape.
-
-    Training: per step ≈ 3 forward passes' worth (forward + backward) on a minibatch, plus a
-    whole-data evaluation per epoch; the landscape: ``grid²`` full-data forward passes plus the
-    PCA's SVD of the recorded points (``n·P²`` for ``n`` points, dominated by the grid for
-    small nets). Peak bytes: the recorded trajectories plus one landscape chunk.
-    """
-    spec = DATASETS[config.dataset]
-    options = {**spec.options, **dict(config.data_options)}
-    spec_n = config.n_samples or spec.n_samples
-    dims = int(options.get("n_features", 2))
-    probe = NetShape((dims, *config.hidden, spec.n_classes(options)), config.activation, (), 0.01)
-    per = probe.flops_per_sample()
-    n_train = int(round(spec_n * 0.7))
-    steps_per_epoch = math.ceil(n_train / min(config.batch_size, n_train))
-    n_racers = len(config.racers)
-    train = n_racers * config.epochs * (3 * per * n_train + per * spec_n)
-    points = n_racers * config.max_points
-    svd = points * probe.n_params * min(points, probe.n_params) * 4.0
-    land = grid * grid * per * spec_n + svd
-    paths = points * probe.n_params * 8.0
-    peak = paths * 2 + min(memory_budget, grid * grid * 3 * 8 * spec_n * max(config.hidden))
-    return Cost(
-        flops=float(train + land),
-        peak_bytes=float(peak),
-        steps=n_racers * config.epochs * steps_per_epoch,
-        parts={"train": float(train), "landscape": float(land)},
+def budget_estimate(config: NetRaceConfig, spec: LandscapeSpec | None = None) -> budget.Estimate:
+    """The cost of the view's ONE job (:class:`engine.budget.Estimate`): every racer trained in
+    lockstep (:func:`engine.budget.training` per racer; one job step = one minibatch of each)
+    and then, with ``spec``, the landscape: one forward pass over the training set per grid
+    point, projected path point and slice point, in work items of
+    :func:`engine.netrace_landscape.grid_chunk` points (one item may be the largest step)."""
+    configs = [config.trainer_config(r) for r in config.racers]
+    first = budget.training(configs[0])
+    cost = first
+    for c in configs[1:]:
+        cost = cost.alongside(budget.training(c, dataset_bytes=False))
+    step = len(configs) * first.step
+    steps = first.steps
+    data = config.make_data()
+    n_train = len(data.y_train)
+    sizes = (data.n_features, *config.hidden, data.n_outputs)
+    if spec is not None:
+        shape = NetShape(sizes, config.activation, (), 0.01)
+        chunk = grid_chunk(shape, n_train)
+        item = budget.mlp_pass(sizes, n_train * chunk, backward=False)
+        points = spec.grid**2 + len(configs) * (2 * config.max_points + SLICE_POINTS)
+        land = (points / chunk) * item
+        cost = cost + land
+        steps += spec.n_items(len(configs), chunk)
+        step = item if item.flops > step.flops else step
+    what = f"training {len(configs)} racer(s) for {config.epochs:,} epochs" + (
+        f" and a {spec.grid}x{spec.grid} loss landscape" if spec is not None else ""
     )
+    drivers = (
+        f"epochs={config.epochs}, batch={config.batch_size}, width={config.hidden[0]}, "
+        f"depth={len(config.hidden)}, racers={len(configs)}"
+        + (f", grid={spec.grid}" if spec is not None else "")
+    )
+    total = budget.Cost(cost.flops, cost.elems, cost.calls, cost.peak_bytes, steps, step)
+    return budget.to_estimate(what, total, drivers)
+
+
+def landscape_estimate(config: NetRaceConfig, spec: LandscapeSpec) -> budget.Estimate:
+    """The cost of evaluating one more landscape of a finished race on the page."""
+    full = budget_estimate(config, spec).cost
+    train = budget_estimate(config, None).cost
+    land = budget.Cost(
+        full.flops - train.flops,
+        full.elems - train.elems,
+        full.calls - train.calls,
+        full.peak_bytes,
+        0,
+        None,
+    )
+    return budget.to_estimate(
+        f"a {spec.grid}x{spec.grid} loss landscape", land, f"grid={spec.grid}"
+    )
+
+
+budget.register("netrace", budget_estimate)

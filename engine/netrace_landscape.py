@@ -58,7 +58,16 @@ class Landscape:
         return self.plane.explained
 
 
-GRID_CHUNK = 256  # grid points per work item
+GRID_CHUNK = 256  # grid points per work item, at most
+CHUNK_FLOPS = 5e7  # ~0.05 s of forward passes per work item (256 points of the default net)
+
+
+def grid_chunk(shape: ls.NetShape, n_samples: int) -> int:
+    """Grid points per work item: :data:`CHUNK_FLOPS` worth of forward passes over
+    ``n_samples``, between 1 and :data:`GRID_CHUNK` (so one job step stays short whatever
+    the network's size, and a stop lands within it)."""
+    per_point = max(1, n_samples * shape.flops_per_sample())
+    return int(min(GRID_CHUNK, max(1, CHUNK_FLOPS // per_point)))
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,9 @@ class LandscapeSpec:
     seed: int = 0
     memory_budget: int = DEFAULT_MEMORY_BUDGET
 
-    def n_items(self, n_racers: int) -> int:
-        """How many work items a build has (for progress before it starts)."""
-        return -(-self.grid * self.grid // GRID_CHUNK) + 3 * n_racers
+    def n_items(self, n_racers: int, chunk: int = GRID_CHUNK) -> int:
+        """How many work items a build with ``chunk`` grid points per item has."""
+        return -(-self.grid * self.grid // chunk) + 3 * n_racers
 
 
 class LandscapeBuild:
@@ -120,7 +129,8 @@ class LandscapeBuild:
         self._projected: list = [None] * n
         self._true: list = [None] * n
         self._slices: list = [None] * n
-        self._items = [("grid", k) for k in range(0, len(self._grid_coords), GRID_CHUNK)]
+        self.chunk = grid_chunk(self.shape, len(self.y))
+        self._items = [("grid", k) for k in range(0, len(self._grid_coords), self.chunk)]
         self._items += [(kind, i) for kind in ("projected", "true", "slice") for i in range(n)]
         self.total = len(self._items)
         self.n_done = 0
@@ -137,8 +147,8 @@ class LandscapeBuild:
         shape, X, y, f32 = self.shape, self.X, self.y, np.float32
         budget = self.spec.memory_budget
         if kind == "grid":
-            part = self._grid_coords[k : k + GRID_CHUNK]
-            self._z[k : k + GRID_CHUNK] = ls.plane_loss(shape, self.plane, part, X, y, budget, f32)
+            part = self._grid_coords[k : k + self.chunk]
+            self._z[k : k + self.chunk] = ls.plane_loss(shape, self.plane, part, X, y, budget, f32)
         elif kind == "projected":
             self._projected[k] = ls.plane_loss(shape, self.plane, self.coords[k], X, y, budget, f32)
         elif kind == "true":

@@ -244,12 +244,22 @@ def test_carry_over_sentences_state_measured_numbers(small_race):
             assert net_b.shrink < 1 and "shrank" in text
 
 
-def test_estimate_grows_with_the_grid_and_the_net():
-    cfg = nr.NetRaceConfig((_racer("Adam"),))
-    small, big = nr.estimate(cfg, 41, 2**26), nr.estimate(cfg, 101, 2**26)
-    assert big.flops > small.flops
-    wide = nr.NetRaceConfig((_racer("Adam"),), hidden=(64, 64))
-    assert nr.estimate(wide, 41, 2**26).flops > small.flops
+def test_budget_estimate_grows_with_the_grid_and_the_net_and_gates_links():
+    from engine import budget
+
+    cfg = nr.NetRaceConfig((_racer("Adam"),) * 5)
+    small = nr.budget_estimate(cfg, nr.LandscapeSpec(grid=41))
+    assert nr.budget_estimate(cfg, nr.LandscapeSpec(grid=101)).cost.flops > small.cost.flops
+    wide = nr.NetRaceConfig((_racer("Adam"),) * 5, hidden=(64, 64))
+    assert nr.budget_estimate(wide, nr.LandscapeSpec()).cost.flops > small.cost.flops
+    assert budget.estimate("netrace", cfg, nr.LandscapeSpec()) == small  # registered
+    # the default view may start from a link; the largest network asks first
+    assert budget.decide(small).verdict is budget.Verdict.RUN
+    big = nr.NetRaceConfig((_racer("Adam"),) * 6, hidden=(64,) * 4, epochs=300, batch_size=4)
+    assert budget.decide(nr.budget_estimate(big, nr.LandscapeSpec())).verdict is budget.Verdict.ASK
+    # a work item of the landscape stays short on the largest net (stop within a second)
+    shape = nr.NetShape((2, 64, 64, 64, 64, 2), "tanh", (False,) * 5, 0.01)
+    assert 1 <= nr.grid_chunk(shape, 280) < 256
 
 
 def test_the_job_task_builds_the_landscape_in_short_steps(small_race):

@@ -79,6 +79,6 @@ def test_bad_url_values_warn_and_the_view_still_works(open_page, key, raw, shown
 def test_over_budget_link_asks_before_training(open_page):
     at = open_page(PAGE, view="network", nepochs="300", nbatch="4", nwidth="64", ndepth="4", n="6")
     assert not at.exception
-    assert any("larger than a link may start by itself" in w.value for w in at.warning)
-    assert any(b.label.startswith("Start anyway") for b in at.button)
+    assert any("so it waits for you" in w.value for w in at.warning)
+    assert any(b.label.startswith("Start the network race (about") for b in at.button)
     assert _hero(at) is None and not at.get("plotly_chart")

@@ -27,10 +27,6 @@ SHOW = ("Loss curves", "True vs projected loss", "Sharpness", "Leaderboard", "Wh
 """The secondary charts under the landscape (one at a time; the URL stores the label as shown,
 because a bound segmented control with a ``format_func`` writes the formatted text)."""
 
-# Budgets before work (issue 9's per-request defaults): a link auto-starts only what fits.
-BUDGET_SECONDS = 30.0
-BUDGET_BYTES = 512 * 2**20
-HARD_CAP_SECONDS = 600.0
 MEMORY_BUDGET = 64 * 2**20  # bytes per chunk of the batched landscape evaluation
 
 DATA = Knob(
@@ -167,12 +163,3 @@ def net_config(values: dict[str, Any], specs, defaults) -> nr.NetRaceConfig:
         batch_size=int(values["nbatch"]),
         seed=int(values["nseed"]),
     )
-
-
-def gate(cost: nr.Cost) -> str:
-    """``"run"`` within budget, ``"ask"`` over it (explicit start), ``"refuse"`` over the cap."""
-    if cost.seconds > HARD_CAP_SECONDS or cost.peak_bytes > 4 * BUDGET_BYTES:
-        return "refuse"
-    if cost.seconds > BUDGET_SECONDS or cost.peak_bytes > BUDGET_BYTES:
-        return "ask"
-    return "run"

@@ -24,19 +24,14 @@ import streamlit as st
 from engine import netrace as nr
 from engine import netrace_report as rep
 from engine import race
+from pages.common import budget_gate, urlstate
 from pages.common import jobs as pj
 from pages.common import netrace_config as nc
-from pages.common import urlstate
 from viz import race_network as vn
 from viz.common import fmt
 
 JOB = "netrace"
 _SIG = "_netrace_signature"  # session state: the config the current job trains
-_CONSENT = "_netrace_consent"  # session state: the over-budget config the user agreed to run
-
-
-def _bytes(n: float) -> str:
-    return f"{n / 2**20:.0f} MB" if n < 2**30 else f"{n / 2**30:.1f} GB"
 
 
 @st.cache_resource(max_entries=16, show_spinner="Evaluating the loss landscape...")
@@ -109,36 +104,23 @@ def _start(config: nr.NetRaceConfig, spec: nr.LandscapeSpec) -> None:
     st.session_state[_SIG] = config
 
 
-def _gate_and_start(config: nr.NetRaceConfig, cost: nr.Cost, spec: nr.LandscapeSpec) -> bool:
-    """Start the job for ``config`` when it fits the budget (or was agreed to); say why not.
-
-    Returns whether a job for ``config`` exists after this call.
-    """
-    verdict = nc.gate(cost)
-    estimate = f"about {pj.fmt_seconds(cost.seconds)} of compute, {_bytes(cost.peak_bytes)}"
-    if st.session_state.get(_SIG) == config and pj.session_jobs().get(JOB) is not None:
+def _gate_and_start(config: nr.NetRaceConfig, spec: nr.LandscapeSpec) -> bool:
+    """Start the job for ``config`` when its estimate fits the budget, or once the visitor
+    agreed to a larger one (engine.budget / pages.common.budget_gate: one gate for every page);
+    above the hard caps it is refused with the reason. Returns whether a job for ``config``
+    exists after this call."""
+    decision = budget_gate.decide(nr.budget_estimate(config, spec))
+    group = pj.session_jobs()
+    if st.session_state.get(_SIG) == config and group.get(JOB) is not None:
+        budget_gate.track(JOB, group.get(JOB), decision)
         return True
-    if verdict == "refuse":
-        st.error(
-            f"This network race would take {estimate}: above the server's hard cap "
-            f"({pj.fmt_seconds(nc.HARD_CAP_SECONDS)}). Use fewer epochs, a smaller network, a "
-            "larger batch or fewer racers.",
-            icon=":material/block:",
-        )
-        return False
-    if verdict == "ask" and st.session_state.get(_CONSENT) != config:
-        st.warning(
-            f"This network race is larger than a link may start by itself: {estimate} "
-            f"(budget {pj.fmt_seconds(nc.BUDGET_SECONDS)}, {_bytes(nc.BUDGET_BYTES)}).",
-            icon=":material/hourglass_top:",
-        )
-        if st.button(f"Start anyway ({estimate})", type="primary", key="netrace_consent"):
-            st.session_state[_CONSENT] = config
-            _start(config, spec)
-            st.rerun()
-        return False
-    _start(config, spec)
-    return True
+    if budget_gate.may_autostart(decision) or budget_gate.consent(
+        "netrace", decision, config, action="Start the network race"
+    ):
+        _start(config, spec)
+        budget_gate.track(JOB, group.get(JOB), decision)
+        return True
+    return False
 
 
 def _draw_live(snap) -> None:
@@ -154,17 +136,17 @@ def network_view(specs, defaults, race_config, surface_title: str) -> None:
     values = _controls(presets)
     config = nc.net_config(values, specs, defaults)
     grid = int(values["ngrid"])
-    cost = nr.estimate(config, grid, nc.MEMORY_BUDGET)
+    spec = _spec(config, values["nplane"], int(values["nref"]), grid)
     width = values["nwidth"]
     st.caption(
         f"Each racer trains the same {values['ndepth']}×{width} {values['nact']} network on "
         f"**{values['ndata']}** from the same initial weights with the same minibatches "
         f"({values['nepochs']} epochs, batch {values['nbatch']}); estimated "
-        f"{pj.fmt_seconds(cost.seconds)}, {_bytes(cost.peak_bytes)}."
+        f"{nr.budget_estimate(config, spec).text}."
     )
-    spec = _spec(config, values["nplane"], int(values["nref"]), grid)
-    if not _gate_and_start(config, cost, spec):
+    if not _gate_and_start(config, spec):
         return
+    budget_gate.queue_notice(JOB)
     snap = pj.live_job(JOB, _draw_live, epochs=config.epochs)
     if snap is None or snap.history is None or snap.status.active:
         return
@@ -179,18 +161,11 @@ def _results(config, values, result, race_config, surface_title: str) -> None:
     n = len(result.runs)
     mode, ref, grid = values["nplane"], int(values["nref"]), int(values["ngrid"])
     spec = _spec(config, mode, ref, grid)
-    seconds = nr.estimate(config, grid, nc.MEMORY_BUDGET).parts["landscape"] / nr.FLOP_RATE
     own = result.landscape is not None and result.landscape_spec == spec
-    if not own and seconds > nc.BUDGET_SECONDS and st.session_state.get(_CONSENT) != spec:
-        st.warning(
-            f"A {grid}×{grid} landscape of this network takes about "
-            f"{pj.fmt_seconds(seconds)}: more than a link may start by itself.",
-            icon=":material/hourglass_top:",
-        )
-        if not st.button("Evaluate it anyway", key="netrace_land_consent"):
-            spec = result.landscape_spec  # show the one the job built meanwhile
-        else:
-            st.session_state[_CONSENT] = spec
+    if not own:
+        decision = budget_gate.decide(nr.landscape_estimate(config, spec))
+        if not budget_gate.consent("netrace_land", decision, spec, action="Evaluate it"):
+            spec = result.landscape_spec  # meanwhile: the landscape the job built
     land = _landscape(config, spec, result)
     mode, ref, grid = spec.mode, 0 if spec.reference is None else spec.reference + 1, spec.grid
     st.plotly_chart(  # the hero first (above the fold); its view controls under it
