@@ -40,6 +40,7 @@ from engine.netrace_landscape import (  # noqa: F401  (re-exported: the view's o
     SLICE_POINTS,
     Landscape,
     LandscapeBuild,
+    LandscapeInput,
     LandscapeSpec,
     grid_chunk,
     landscape,

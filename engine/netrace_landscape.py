@@ -86,6 +86,40 @@ class LandscapeSpec:
         return -(-self.grid * self.grid // chunk) + 3 * n_racers
 
 
+@dataclass(frozen=True)
+class LandscapeInput:
+    """What a landscape needs of a race, as plain arrays (pickles, unlike a History): the
+    net's shape, the training data, each racer's recorded path and steps, whether it diverged
+    and its final training loss."""
+
+    shape: ls.NetShape
+    X: np.ndarray
+    y: np.ndarray
+    paths: tuple[np.ndarray, ...]
+    path_steps: tuple[np.ndarray, ...]
+    diverged: tuple[bool, ...]
+    final_loss: tuple[float, ...]
+
+    @classmethod
+    def of(cls, result) -> LandscapeInput:
+        """From an :class:`engine.netrace.NetRaceResult` (or an input already)."""
+        if isinstance(result, cls):
+            return result
+        runs = result.runs
+        return cls(
+            result.shape,
+            result.data.X_train,
+            result.data.y_train,
+            tuple(r.path for r in runs),
+            tuple(r.path_steps for r in runs),
+            tuple(r.history.diverged_at is not None for r in runs),
+            tuple(
+                float(r.history.train_loss[-1]) if len(r.history.train_loss) else float("inf")
+                for r in runs
+            ),
+        )
+
+
 class LandscapeBuild:
     """A landscape under construction: :meth:`step` computes one work item; :attr:`done`;
     :meth:`result` the :class:`Landscape` once done (see :func:`landscape` for the rules)."""
@@ -95,37 +129,35 @@ class LandscapeBuild:
         if mode not in LANDSCAPE_MODES:
             raise ValueError(f"Unknown landscape mode {mode!r}; expected one of {LANDSCAPE_MODES}")
         self.spec = spec
-        runs = result.runs
-        # only plain arrays are kept (the build travels with a job's chunks: it must pickle)
-        self.shape, self.X, self.y = result.shape, result.data.X_train, result.data.y_train
-        self._paths = [r.path for r in runs]
-        self._path_steps = [r.path_steps for r in runs]
-        ok = [i for i, r in enumerate(runs) if r.history.diverged_at is None and len(r.path)]
+        inp = LandscapeInput.of(result)  # plain arrays only: the build travels with job chunks
+        self.shape, self.X, self.y = inp.shape, inp.X, inp.y
+        self._paths, self._path_steps = list(inp.paths), list(inp.path_steps)
+        n = len(self._paths)
+        ok = [i for i in range(n) if not inp.diverged[i] and len(self._paths[i])]
         if not ok:
-            ok = [i for i, r in enumerate(runs) if len(r.path)]
+            ok = [i for i in range(n) if len(self._paths[i])]
         if reference is None:
-            finals = [float(runs[i].history.train_loss[-1]) for i in ok]
-            reference = ok[int(np.argmin(finals))]
+            reference = ok[int(np.argmin([inp.final_loss[i] for i in ok]))]
         if reference not in ok:
             reference = ok[0]
         self.reference, self.ok = reference, ok
-        origin = runs[reference].path[-1]
+        paths = self._paths
+        origin = paths[reference][-1]
         if mode == "pca":
-            self.plane = ls.pca_plane([runs[i].path for i in ok], origin)
-            self.coords = tuple(self.plane.project(r.path) for r in runs)
+            self.plane = ls.pca_plane([paths[i] for i in ok], origin)
+            self.coords = tuple(self.plane.project(p) for p in paths)
             self.alphas, self.betas = ls.grid_axes(np.vstack([self.coords[i] for i in ok]), grid)
         else:
-            self.plane = ls.random_plane(result.shape, origin, spec.seed)
+            self.plane = ls.random_plane(self.shape, origin, spec.seed)
             self.coords = tuple(
-                np.zeros((1, 2)) if i == reference else np.empty((0, 2)) for i in range(len(runs))
+                np.zeros((1, 2)) if i == reference else np.empty((0, 2)) for i in range(n)
             )
             self.alphas = self.betas = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, grid)
         ga, gb = np.meshgrid(self.alphas, self.betas)
         self._grid_coords = np.stack([ga.ravel(), gb.ravel()], axis=1)
         self._z = np.empty(len(self._grid_coords))
         self.ts = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, SLICE_POINTS)
-        self._raw = ls.random_directions(result.shape, spec.seed + 7919, 1)[0]
-        n = len(runs)
+        self._raw = ls.random_directions(self.shape, spec.seed + 7919, 1)[0]
         self._projected: list = [None] * n
         self._true: list = [None] * n
         self._slices: list = [None] * n

@@ -82,3 +82,12 @@ def test_over_budget_link_asks_before_training(open_page):
     assert any("so it waits for you" in w.value for w in at.warning)
     assert any(b.label.startswith("Start the network race (about") for b in at.button)
     assert _hero(at) is None and not at.get("plotly_chart")
+
+
+def test_changing_the_plane_after_training_computes_it_without_retraining(open_page):
+    at = _finish(open_page(PAGE, **SMALL))
+    at.selectbox(key="nplane").set_value("random").run()
+    assert not at.exception
+    spec = _hero(at)
+    assert "filter-normalized random directions" in spec["layout"]["title"]["text"]
+    assert not any("so it waits for you" in w.value for w in at.warning)

@@ -34,21 +34,23 @@ JOB = "netrace"
 _SIG = "_netrace_signature"  # session state: the config the current job trains
 
 
-@st.cache_resource(max_entries=16, show_spinner="Evaluating the loss landscape...")
-def _landscape(config: nr.NetRaceConfig, spec: nr.LandscapeSpec, _result):
-    """The landscape of a finished race, once per (race, plane settings), shared read-only:
-    the job's own when it was built for these settings, else computed here."""
-    if _result.landscape is not None and _result.landscape_spec == spec:
-        return _result.landscape
-    s = spec
-    return nr.landscape(
-        _result,
-        mode=s.mode,
-        reference=s.reference,
-        grid=s.grid,
-        seed=s.seed,
-        memory_budget=s.memory_budget,
-    )
+def _landscape(config: nr.NetRaceConfig, spec: nr.LandscapeSpec, result):
+    """The landscape of a finished race for these plane settings: the job's own when it was
+    built for them, else computed once per (race, settings) for every session, off the
+    server's GIL (pages.common.jobs.shared_call on the executor seam)."""
+    if result.landscape is not None and result.landscape_spec == spec:
+        return result.landscape
+    with st.spinner("Evaluating the loss landscape..."):
+        return pj.shared_call(
+            ("netrace-landscape", config, spec),
+            nr.landscape,
+            nr.LandscapeInput.of(result),
+            mode=spec.mode,
+            reference=spec.reference,
+            grid=spec.grid,
+            seed=spec.seed,
+            memory_budget=spec.memory_budget,
+        )
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
