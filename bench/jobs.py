@@ -1,6 +1,6 @@
 """Job throughput: a polled background training job on each backend vs the same run synchronously.
 
-    python -m bench.jobs [--epochs 150] [--repeats 3] [--poll 0.5] [--dask]
+    python -m bench.jobs [--epochs 150] [--repeats 3] [--poll 0.5] [--dask] [--sessions 20]
 
 Runs the same Config (a) synchronously on the main thread and (b) as a background job (chunks
 on the thread backend, on the local process pool, and with ``--dask`` on a local two-worker
@@ -9,7 +9,8 @@ seconds and touches the published history (as a page's fragment does), interleav
 ``--repeats`` times; prints steps/s of each, the job/sync ratio per backend (best of repeats,
 measured in one run: the machine is shared and noisy), the cost of one ``snapshot()`` call,
 and the server process's own CPU seconds per job (the process and Dask backends compute
-elsewhere: that number is what a visitor costs the server).
+elsewhere: that number is what a visitor costs the server). Then ``--sessions`` sessions ask
+for the same run 0.05 s apart: one job runs for all, and a later session gets the cached result.
 """
 
 from __future__ import annotations
@@ -51,6 +52,37 @@ def job_rate(config: Config, poll: float, backend: Backend) -> tuple[float, list
     return snap.steps_done / elapsed, costs, cpu
 
 
+def shared_sessions(config: Config, n: int, backend: Backend) -> None:
+    """``n`` sessions asking for the same run 0.05 s apart (a class on one link): how many jobs
+    ran, the server's CPU for all of them, then a late session served from the cache."""
+    from engine.jobs import JobGroup
+    from engine.result_cache import canonical_key
+
+    manager = JobManager(backend=backend, cache=ResultCache(2**28))
+    make = functools.partial(Trainer, config)
+    key = canonical_key(Trainer, config)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    views = []
+    for _ in range(n):
+        views.append(JobGroup(manager).start("train", make, key=key))
+        time.sleep(0.05)
+    while not all(v.join(0) for v in views):
+        for v in views:
+            v.snapshot()
+        time.sleep(0.1)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    jobs = {id(v.job) for v in views}
+    assert all(v.snapshot().status is Status.DONE for v in views)
+    t1 = time.perf_counter()
+    late = JobGroup(manager).start("train", make, key=key).snapshot()
+    print(
+        f"{n} sessions, same settings ({backend.name}): {len(jobs)} job(s) ran, all finished in "
+        f"{wall:.2f} s, server CPU {cpu:.2f} s ({cpu / n:.3f} s per session); a later session "
+        f"got the cached result ({late.status.value}, cached={late.cached}) in "
+        f"{(time.perf_counter() - t1) * 1e3:.2f} ms"
+    )
+
+
 def _dask_backend():
     from distributed import Client, LocalCluster
 
@@ -68,6 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--poll", type=float, default=0.5)
     parser.add_argument("--dask", action="store_true", help="also a local 2-worker Dask cluster")
+    parser.add_argument("--sessions", type=int, default=20, help="sessions sharing one run")
     args = parser.parse_args()
     config = Config(dataset="moons", hidden=(32, 32), epochs=args.epochs, batch_size=32)
     steps = Trainer(config).total_steps
@@ -107,6 +140,7 @@ def main() -> None:
             f"snapshot() cost: median {statistics.median(costs) * 1e6:.1f} us, "
             f"max {max(costs) * 1e6:.1f} us over {len(costs)} polls"
         )
+    shared_sessions(config, args.sessions, backends["processes"])
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for backend in backends.values():
         backend.shutdown()
