@@ -77,6 +77,10 @@ class Backend:
     def recover(self) -> None:
         """Make the backend usable again after a lost worker (e.g. a new process pool)."""
 
+    def abandon(self, future: Any) -> None:
+        """Forget ``future`` without waiting (a stopped job's chunk in flight)."""
+        future.cancel()
+
     def result(self, future: Any, fn: Callable, *args: Any, timeout: float | None = None):
         """``future.result()``; when its worker was lost, resubmit ``fn(*args)`` and wait again."""
         for attempt in range(MAX_RETRIES + 1):
@@ -262,6 +266,10 @@ class DaskBackend(Backend):
 
     def submit(self, fn, /, *args, **kwargs):
         return self.client.submit(fn, *args, pure=False, **kwargs)
+
+    def abandon(self, future: Any) -> None:
+        """Drop the reference only: ``Future.cancel`` is a round trip to the scheduler, and the
+        chunk ends by itself within its budget (Dask forgets a result nobody holds)."""
 
     def lost(self, exc: BaseException) -> bool:
         from distributed.scheduler import KilledWorker

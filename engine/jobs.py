@@ -432,7 +432,7 @@ class Job:
                     self._wake.wait(_WAIT_TICK)
                     self._wake.clear()
                     if self._stop.is_set() and not backend.in_process:
-                        future.cancel()
+                        backend.abandon(future)
                         break
                 if self._stop.is_set() and not backend.in_process:
                     continue  # abandoned (maybe cancelled): the last publication stands
