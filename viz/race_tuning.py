@@ -133,11 +133,17 @@ def score_curves(results: Sequence[TuneResult], colors: Sequence[str] | None = N
             )
     if log_y:
         floor = results[0].tol
-        fig.add_hline(
-            y=floor,
-            line={"color": "#888888", "width": 1, "dash": "dash"},
-            annotation_text=f"tolerance {fmt(floor)}: scores below it are drawn on it and tie",
-            annotation_position="bottom right",
+        fig.add_hline(y=floor, line={"color": "#888888", "width": 1, "dash": "dash"})
+        fig.add_annotation(  # on a log axis an annotation's y is log10 of the value
+            text=f"tolerance {fmt(floor)}: scores below it are drawn on it and tie",
+            x=1.0,
+            xref="paper",
+            xanchor="right",
+            y=float(np.log10(floor)),
+            yref="y",
+            yanchor="top",
+            showarrow=False,
+            font={"size": 11, "color": "#666666"},
         )
     fig.update_layout(
         **base_layout(
