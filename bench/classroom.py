@@ -322,7 +322,7 @@ class Visit:
 
     @property
     def stalled(self) -> bool:
-        return "finished" not in self.marks
+        return self.marks.get("finished", STALL_AFTER + 1) > STALL_AFTER
 
 
 async def _open(browser):
@@ -339,8 +339,10 @@ async def _visit(browser, url: str, path: str, until: str, timeout: float) -> tu
     visit = Visit(path)
     try:
         await page.goto(url + path, timeout=timeout * 1000)
+        # a finished session also waits for its first chart (it may be drawn just after)
+        marks = [until, "chart"] if until == "finished" else [until]
         await page.wait_for_function(
-            f"() => '{until}' in window.__t", timeout=timeout * 1000, polling=250
+            "(ks) => ks.every(k => k in window.__t)", arg=marks, timeout=timeout * 1000, polling=250
         )
     except Exception as exc:  # a stall or a navigation error is a result, not a crash
         visit.error = type(exc).__name__
