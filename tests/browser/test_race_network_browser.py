@@ -44,3 +44,8 @@ def test_network_view_draws_the_landscape_and_play_animates(app_url, page):
     assert heads_now != heads_before  # the heads moved back along the paths and on
     page.screenshot(path=str(ARTIFACTS / "race_network_playing.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
+    # the lesson computed from the runs, one click away
+    page.get_by_text("What carried over", exact=True).first.click()
+    page.get_by_text("The winner", exact=False).first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "race_network_lessons.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
