@@ -79,7 +79,7 @@ from engine.gradflow_presets import (
     slot_knobs,
 )
 from engine.gradflow_training import FlowTraining, TrainingView, train_config
-from engine.gradflow_verdicts import Fix, Verdict, diagnose
+from engine.gradflow_verdicts import Fix, Verdict, diagnose, healthier, measured_fixes
 from engine.nn import MLP
 from engine.trainer import MAX_DEPTH, MAX_WIDTH
 
@@ -90,7 +90,8 @@ __all__ = [
     "all_knobs", "config_from", "config_values", "slot_knobs",
     "FlowTraining", "TrainingView", "train_config",
     "Profile", "Theory", "LayerHistograms", "Fix", "Verdict",
-    "profile", "profiles", "theory", "diagnose", "safe_norm", "batch_of", "build_net", "Draws",
+    "profile", "profiles", "theory", "diagnose", "healthier", "measured_fixes", "verdicts",
+    "safe_norm", "batch_of", "build_net", "Draws",
     "SCALED_NORMAL", "MEMO_SIZE",
 ]  # fmt: skip
 
@@ -318,6 +319,30 @@ def remote_work(cfg: FlowConfig, spec: DataSpec) -> float:
 def _profile_here(cfg: FlowConfig, spec: DataSpec) -> Profile:
     """One profile measured in this process (what a worker runs for :func:`profiles`)."""
     return profiles((cfg,), spec, parallel=False, memo=False)[0]
+
+
+def verdicts(
+    configs: Sequence[FlowConfig], spec: DataSpec = DEFAULT_SPEC
+) -> tuple[tuple[Profile, Verdict], ...]:
+    """``(profile, verdict)`` per configuration, each verdict's fixes measured first.
+
+    Every candidate fix's network is profiled at init (all of them in one :func:`profiles`
+    call, memoized) and only the fixes that :func:`engine.gradflow_verdicts.healthier` keeps
+    are offered, each with its predicted verdict.
+    """
+    from dataclasses import replace as _replace
+
+    profs = profiles(configs, spec)
+    raw = [diagnose(p) for p in profs]
+    candidates = tuple(dict.fromkeys(f.config for v in raw for f in v.fixes))
+    known = dict(zip(candidates, profiles(candidates, spec), strict=True)) if candidates else {}
+
+    def measure(cfgs):
+        return [known[c] for c in cfgs]
+
+    return tuple(
+        (p, _replace(v, fixes=measured_fixes(v, measure))) for p, v in zip(profs, raw, strict=True)
+    )
 
 
 def _has_sigmoid_bound(cfg: FlowConfig) -> bool:

@@ -47,17 +47,23 @@ n = values["n"]
 def _load_preset(name: str) -> None:
     """One click: the preset's configurations replace the current ones."""
     preset = gf.PRESETS[name]
-    st.session_state["n"] = len(preset.configs)
+    slots = {}
     for i, cfg in enumerate(preset.configs, start=1):
-        st.session_state.update(gf.config_values(cfg, i))
+        slots.update(_slot_values(cfg, i))
+    urlstate.set_values({N_KNOB: len(preset.configs), **slots})
 
 
 def _add_config(cfg: gf.FlowConfig) -> None:
-    """A suggested fix (or a copy) becomes the next configuration."""
+    """A suggested fix (or a copy) becomes the next configuration (URL included)."""
     i = int(st.session_state.get("n", n)) + 1
     if i <= gf.MAX_CONFIGS:
-        st.session_state.update(gf.config_values(cfg, i))
-        st.session_state["n"] = i
+        urlstate.set_values({N_KNOB: i, **_slot_values(cfg, i)})
+
+
+def _slot_values(cfg: gf.FlowConfig, i: int) -> dict:
+    """``{knob: value}`` of configuration slot ``i`` set to ``cfg``."""
+    values = gf.config_values(cfg, i)
+    return {k: values[k.key] for k in gf.slot_knobs(i, gf.SLOT_DEFAULTS[i - 1])}
 
 
 # --- 2. controls ------------------------------------------------------------------------------
@@ -104,13 +110,15 @@ at_init = gate.decide(budget.gradflow_profiles(configs, spec))
 if not gate.consent("gf_profiles", at_init, (tuple(configs), spec), action="Measure"):
     st.caption("Change the settings in the sidebar; this link has started nothing.")
     st.stop()
+# Each candidate fix's network is measured too: a fix is offered only if its own verdict is
+# healthier, and its button says what it predicts.
 with st.spinner("Measuring gradients at initialization..."):  # shown after 0.5 s only
-    profiles = list(gf.profiles(configs, spec))
+    measured = gf.verdicts(configs, spec)
+profiles = [p for p, _ in measured]
 
 # --- 4. diagnosis, then the hero chart --------------------------------------------------------
 st.subheader("Diagnosis")
-for i, (col, p) in enumerate(zip(st.columns(len(profiles)), profiles, strict=True)):
-    verdict = gf.diagnose(p)
+for i, (col, (p, verdict)) in enumerate(zip(st.columns(len(profiles)), measured, strict=True)):
     with col.container(border=True):
         st.markdown(
             f"<span style='color:{color(i)}'>■</span> **Configuration {i + 1}**  \n"
@@ -122,9 +130,10 @@ for i, (col, p) in enumerate(zip(st.columns(len(profiles)), profiles, strict=Tru
             st.caption(line)
         for k, fix in enumerate(verdict.fixes):
             st.button(
-                f"Add fix: {fix.label}",
+                f"Add fix: {fix.button_label()}",
                 key=f"fix_{i}_{k}",
-                help=f"{fix.why} Adds `{fix.config.label()}` as a new configuration.",
+                help=f"{fix.why} Adds `{fix.config.label()}` as a new configuration; measured "
+                f"at initialization it reads: {fix.predicted.headline}.",
                 on_click=_add_config,
                 args=(fix.config,),
                 disabled=n >= gf.MAX_CONFIGS,

@@ -43,14 +43,13 @@ st.caption(
 )
 
 # --- 1. validate every URL value before any widget reads it ------------------------------
-values = urlstate.sanitize(rc.all_knobs(urlstate.peek(rc.N_VARIANTS)))
+values = urlstate.sanitize(rc.all_knobs(urlstate.peek(rc.N_VARIANTS), urlstate.peek(rc.DATA)))
+N_KNOB, NOISE_KNOB = rc.data_knobs(values["data"])
 
 
 def _on_dataset_change() -> None:
     """A new dataset brings its own sample count and noise (not the old dataset's)."""
-    spec = DATASETS[st.session_state["data"]]
-    st.session_state["n"] = min(spec.n_samples, rc.MAX_SAMPLES)
-    st.session_state["noise"] = spec.noise
+    st.session_state.update(rc.data_defaults(st.session_state["data"]))
 
 
 # --- 2. controls -------------------------------------------------------------------------
@@ -58,8 +57,8 @@ sb = st.sidebar
 sb.subheader("Data")
 dataset = urlstate.widget(rc.DATA, on_change=_on_dataset_change)
 c1, c2 = sb.columns(2)
-urlstate.widget(rc.N, container=c1)
-urlstate.widget(rc.NOISE, container=c2)
+urlstate.widget(N_KNOB, container=c1)
+urlstate.widget(NOISE_KNOB, container=c2)
 if "n_features" in DATASETS[dataset].options:
     c1, c2 = sb.columns(2)
     urlstate.widget(rc.FEATURES, container=c1)

@@ -211,6 +211,62 @@ def test_dead_verdict():
     assert v.kind == "dead" and "75%" in v.headline and "layer 2" in v.headline
 
 
+# ------------------------------------------------------------------ fixes measured before offered
+EVERY_PRESET_CONFIG = [(name, k) for name, p in gf.PRESETS.items() for k in range(len(p.configs))]
+
+
+@pytest.mark.parametrize(("name", "k"), EVERY_PRESET_CONFIG)
+def test_a_fix_is_offered_exactly_when_its_measured_verdict_is_healthier(name, k):
+    cfg = preset(name, k)
+    broken = gf.diagnose(gf.profile(cfg))
+    [(_, offered)] = gf.verdicts((cfg,))
+    offered = {f.config: f for f in offered.fixes}
+    for candidate in broken.fixes:
+        measured = gf.diagnose(gf.profile(candidate.config))
+        better = measured.severity < broken.severity or (
+            measured.kind == broken.kind
+            and measured.kind in ("vanishing", "exploding")
+            and measured.decades() <= broken.decades() - 2
+        )
+        assert (candidate.config in offered) == better, (name, candidate.label, measured.kind)
+        if better:
+            fix = offered[candidate.config]
+            assert fix.predicted.kind == measured.kind
+            assert fix.predicted.short() in fix.button_label()
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("Linear W = 0.5·I", "Residual"),  # vanishing turns into exploding (1.4e8x)
+        ("Linear W = 0.5·I", "Clip at 1"),  # clipping cannot raise a vanishing gradient
+        ("Deep sigmoid, small init", "Clip at 1"),
+        ("ReLU, large init", "Leaky ReLU"),  # still explodes (2.6e14x)
+        ("ReLU, huge init (overflow)", "Clip at 1"),  # all three still overflow
+        ("ReLU, huge init (overflow)", "Residual"),
+        ("ReLU, huge init (overflow)", "Leaky ReLU"),
+    ],
+)
+def test_fixes_that_do_not_fix_are_not_offered(name, label):
+    cfg = preset(name)
+    assert label in {f.label for f in gf.diagnose(gf.profile(cfg)).fixes}  # a candidate...
+    [(_, v)] = gf.verdicts((cfg,))
+    assert label not in {f.label for f in v.fixes}  # ...measured and dropped
+    assert v.fixes, "some fix still helps"
+
+
+@pytest.mark.parametrize("act", ["linear", "sigmoid", "tanh", "leaky_relu"])
+def test_units_that_cannot_die_are_never_called_dead(act):
+    for depth in (20, 60):
+        p = gf.profile(gf.FlowConfig(depth, 64, act, "he_normal"))
+        assert gf.diagnose(p).kind != "dead"
+    fake = gf.Profile(**{**p.__dict__, "dead": np.full(depth - 1, 0.9)})
+    fake = gf.Profile(
+        **{**fake.__dict__, "act_grad": np.ones(depth), "weight_grad_raw": np.ones(depth)}
+    )
+    assert gf.diagnose(fake).kind == "healthy"
+
+
 # ------------------------------------------------------------------ knobs and presets
 def test_knobs_round_trip_and_clamp_bad_input():
     raw = {"depth1": "999", "width1": "-3", "act1": "swish", "c1": "nan", "n": "9"}

@@ -107,3 +107,22 @@ def test_training_tab_offers_start_and_an_empty_state(open_page):
     at = open_page(PAGE)
     assert at.button(key="gradflow_start").label == "Start training"
     assert any("Press **Start training**" in i.value for i in at.info)
+
+
+def test_share_link_after_a_fix_reproduces_every_network(open_page):
+    at = open_page(PAGE)
+    at.button(key="preset_Deep sigmoid, small init").click().run()
+    fix = next(b for b in at.button if b.key.startswith("fix_0") and "Residual" in b.label)
+    fix.click().run()
+    assert at.session_state["n"] == 2 and at.session_state["res2"] is True
+    url = {k: at.query_params[k] for k in at.query_params}
+    assert url["n"] == "2" and url["res2"] == "true", url
+    assert url["act2"] == "sigmoid" and url["init2"] == "normal" and url["c2"] == "0.1", url
+    again = open_page(PAGE, **url)
+    assert not again.exception
+    for i in (1, 2):
+        keys = [k.key for k in gf.slot_knobs(i, gf.SLOT_DEFAULTS[i - 1])]
+        before = {k: at.session_state[k] for k in keys}
+        assert gf.config_from({k: again.session_state[k] for k in keys}, i) == gf.config_from(
+            before, i
+        )

@@ -214,3 +214,15 @@ def test_url_repair_warnings_stay_until_the_settings_change(open_page):
     at.number_input(key="lr").set_value(0.01)
     at = at.run()  # other settings than the repaired ones: it has done its job
     assert not any("p4=0" in w.value for w in at.warning)
+
+
+def test_a_dataset_link_and_the_dataset_box_give_the_same_defaults(open_page):
+    linked = open_page(PAGE, data="moons")
+    assert not linked.exception
+    picked = open_page(PAGE)
+    picked.selectbox(key="data").select("moons").run()
+    assert not picked.exception
+    for at in (linked, picked):
+        assert (at.session_state["n"], at.session_state["noise"]) == (400, 0.2)
+    # the dataset's own n and noise are the defaults: the link needs nothing else
+    assert {k: linked.query_params[k] for k in linked.query_params} == {"data": "moons"}

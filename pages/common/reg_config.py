@@ -10,6 +10,7 @@ inf``; network and optimizer ``depth, width, act, opt, lr``; schedule ``epochs, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from engine import activations
@@ -201,10 +202,27 @@ def variant_knobs(i: int) -> tuple[Knob, ...]:
     )
 
 
-def all_knobs(n_variants: int) -> tuple[Knob, ...]:
-    """Every knob of the page for ``n_variants`` variants (the order the sidebar shows)."""
+def data_defaults(dataset: str) -> dict[str, Any]:
+    """The sample count and noise a dataset comes with: the ONE source of those defaults.
+
+    ``?data=moons`` (no ``n``, ``noise``) and choosing moons in the box give the same values.
+    """
+    spec = DATASETS[dataset]
+    return {"n": min(spec.n_samples, MAX_SAMPLES), "noise": float(spec.noise)}
+
+
+def data_knobs(dataset: str) -> tuple[Knob, Knob]:
+    """``(N, NOISE)`` with ``dataset``'s own defaults (:func:`data_defaults`)."""
+    d = data_defaults(dataset)
+    return replace(N, default=d["n"]), replace(NOISE, default=d["noise"])
+
+
+def all_knobs(n_variants: int, dataset: str = DATA.default) -> tuple[Knob, ...]:
+    """Every knob of the page for ``n_variants`` variants on ``dataset`` (sidebar order)."""
     per = [k for i in range(1, n_variants + 1) for k in variant_knobs(i)]
-    return (*STATIC_KNOBS, *per, *VIEW_KNOBS)
+    n, noise = data_knobs(dataset)
+    static = tuple({N.key: n, NOISE.key: noise}.get(k.key, k) for k in STATIC_KNOBS)
+    return (*static, *per, *VIEW_KNOBS)
 
 
 def variant_from_values(i: int, values: dict[str, Any]) -> Variant:

@@ -10,6 +10,17 @@ Every page declares its knobs once, as a tuple of :class:`engine.knobs.Knob`, th
    URL always holds the page's current settings;
 3. calls :func:`share_link` to show the page's full current URL in a copyable box.
 
+Each page owns its keys. A bound widget's session-state key IS its URL key (Streamlit 1.67:
+``query_param_key = key``), and pages reuse short names (``n``, ``data``, ``seed``, ``lr``):
+on the first run after a page switch the previous page's widget values are still in session
+state (Streamlit drops them at the end of that run), so a page reading ``n`` would read the
+other page's ``n``. Hence every knob value this module reads or writes is scoped to the page
+that created its widget (:func:`_enter_page`, run by :func:`peek`, :func:`sanitize` and
+:func:`widget`): a value another page left behind is dropped before anything reads it, and
+each page keeps its own settings under ``st.session_state["_urlstate_page.<page>"]`` (the
+per-page prefix): coming back to a page puts them back into the URL, so its widgets, its
+computation and its share link are what they were when the visitor left.
+
 Why the rewrite-and-rerun in :func:`sanitize` (verified with Streamlit 1.67): a bound widget
 seeds itself from a snapshot of the URL taken when the run started, not from
 ``st.query_params``. For an int ``st.number_input`` that snapshot value ``-inf`` raises
@@ -30,6 +41,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine.knobs import Knob
 from pages.common.ui import ensure_router
@@ -37,6 +49,49 @@ from pages.common.ui import ensure_router
 _NOTES = "_urlstate_notes"  # session-state key: warnings waiting for the clean rerun
 _SHOWN = "_urlstate_shown"  # session-state key: the warnings sanitize() showed on its last run
 _STICKY = "_urlstate_sticky"  # session-state key: {page key: (warnings, signature)}
+_OWNER = "_urlstate_owner"  # session-state key: {knob key: page that created its widget}
+_PAGE_PREFIX = "_urlstate_page."  # + page: that page's {knob key: URL text} (non-defaults)
+
+
+def page_id() -> str:
+    """The running page's identity (its script hash; the same on every run of that page)."""
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else ""
+
+
+def page_memory(page: str | None = None) -> dict[str, str]:
+    """The page's remembered settings ``{URL key: text}`` (non-default values only)."""
+    return st.session_state.setdefault(_PAGE_PREFIX + (page or page_id()), {})
+
+
+def _enter_page() -> None:
+    """Scope session state to the running page (see the module docstring); idempotent.
+
+    1. Drop every knob value that another page's widget left in session state.
+    2. Just arrived (none of this page's remembered values is in the URL or in session
+       state): write them back to the URL and rerun, so the bound widgets seed from it.
+    """
+    page = page_id()
+    owners = st.session_state.setdefault(_OWNER, {})
+    for key, owner in list(owners.items()):
+        if owner != page and key in st.session_state:
+            del st.session_state[key]
+            del owners[key]
+    memory = page_memory(page)
+    if not memory:
+        return
+    if any(k in st.query_params or k in st.session_state for k in memory):
+        return
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    # st.query_params refuses a key bound to a widget, and the page just left may still hold
+    # a binding for a key of the same name (its ``n``): write through the binding registry's
+    # own correction call, which also updates the URL the rerun starts from.
+    with ctx.session_state.query_params() as qp:
+        for key, text in memory.items():
+            qp.set_corrected_value(key, text, "string_value")
+    st.rerun()
 
 
 def serialize(knob: Knob, value: Any) -> str:
@@ -62,6 +117,7 @@ def peek(knob: Knob) -> Any:
     Use it to read a knob that other knobs' ranges depend on (e.g. the surface decides the
     start point's bounds) before calling :func:`sanitize` on all of them.
     """
+    _enter_page()
     if knob.key in st.session_state:
         return knob.coerce(st.session_state[knob.key])[0]
     raw, _ = _raw_from_url(knob.key)
@@ -80,6 +136,7 @@ def sanitize(knobs: Sequence[Knob]) -> dict[str, Any]:
     Also makes sure the page runs under the app's router (:func:`pages.common.ui.ensure_router`).
     """
     ensure_router()
+    _enter_page()
     notes = st.session_state.get(_NOTES, [])
     values: dict[str, Any] = {}
     url_fixes: dict[str, tuple[str, Any]] = {}
@@ -107,6 +164,10 @@ def sanitize(knobs: Sequence[Knob]) -> dict[str, Any]:
         st.session_state[_NOTES] = notes
         st.rerun()
     st.session_state.pop(_NOTES, None)
+    declared = {knob.key for knob in knobs}
+    memory = page_memory()
+    for key in [k for k in memory if k not in declared]:
+        del memory[key]  # e.g. a variant slot no longer shown: not part of the page now
     shown = list(dict.fromkeys(notes))  # de-duplicated, in order
     st.session_state[_SHOWN] = shown
     for note in shown:
@@ -149,6 +210,27 @@ def sticky_notes(signature: Any, key: str) -> list[str]:
     return list(kept)
 
 
+def set_values(values: dict[Knob, Any]) -> None:
+    """Set knobs' values from code (a callback: a preset, a suggested fix) and in the URL.
+
+    Assigning ``st.session_state[key]`` sets the widget, but Streamlit 1.67 writes a
+    programmatic value to the URL only for a widget that existed on the previous run: a
+    configuration slot that appears because of this change would be missing from the share
+    link. So the URL text is written here too (a default value is removed, as the widget does).
+    """
+    ctx = get_script_run_ctx()
+    for knob, value in values.items():
+        st.session_state[knob.key] = value
+    if ctx is None:
+        return
+    with ctx.session_state.query_params() as qp:
+        for knob, value in values.items():
+            if value == knob.default:
+                qp.remove_param(knob.key)
+            else:
+                qp.set_corrected_value(knob.key, serialize(knob, value), "string_value")
+
+
 def _write_url(fixes: dict[str, tuple[str, Any]]) -> bool:
     """Write ``{key: (text, value)}`` into ``st.query_params``; False if that is refused.
 
@@ -175,6 +257,19 @@ def widget(knob: Knob, container: Any = None, **kw: Any) -> Any:
     sidebar. The widget's default is ``knob.default`` so a value equal to the default is left
     out of the URL (Streamlit drops it), keeping links short.
     """
+    _enter_page()
+    value = _make_widget(knob, container, **kw)
+    page = page_id()
+    st.session_state.setdefault(_OWNER, {})[knob.key] = page
+    memory = page_memory(page)
+    if value == knob.default:
+        memory.pop(knob.key, None)
+    else:
+        memory[knob.key] = serialize(knob, value)
+    return value
+
+
+def _make_widget(knob: Knob, container: Any = None, **kw: Any) -> Any:
     box = st.sidebar if container is None else container
     label = kw.pop("label", knob.label)
     common: dict[str, Any] = {
