@@ -55,14 +55,16 @@ class FlowTraining:
             for c in configs[1:]
         ]
         self.steps = int(steps)
-        self.total_steps = self.steps * len(self.trainers)
+        self.total_steps = self.steps  # of ONE configuration: they advance in lockstep
 
     def _left(self, t: Trainer) -> bool:
         return not t.done and t.steps_done < self.steps
 
     @property
     def steps_done(self) -> int:
-        return sum(t.steps_done if self._left(t) else self.steps for t in self.trainers)
+        """Steps of one configuration (the slowest still training), not summed over them."""
+        running = [t.steps_done for t in self.trainers if self._left(t)]
+        return min(running) if running else self.steps
 
     @property
     def epoch(self) -> int:

@@ -52,7 +52,9 @@ class History:
     l's output signal; the last column is ∂L/∂logits), both of the minibatch data loss.
     ``snapshots``: epoch -> flat parameter copy (see :meth:`layer_weights`).
     Early stopping: ``best_epoch``, ``best_val_loss``, ``restored_epoch`` (weights put back),
-    ``stopped_early``. ``diverged_at``: the step whose loss/weights became non-finite.
+    ``stopped_early``. ``diverged_at``: the step whose loss/weights became non-finite, or at
+    which the run blew up while finite; ``exploded_at``: the epoch of such a finite blow-up
+    (see :mod:`engine.trainer`), else None.
     ``message``: one sentence about how the run ended (or "" while running).
     """
 
@@ -78,6 +80,12 @@ class History:
     epochs_done: int
     weight_slices: tuple[slice, ...]
     sizes: tuple[int, ...]
+    exploded_at: int | None = None
+
+    @property
+    def blew_up(self) -> bool:
+        """Whether the run diverged or exploded (its numbers are not a trained model's)."""
+        return self.diverged_at is not None
 
     def layer_weights(self, epoch: int) -> list[np.ndarray]:
         """The weight matrices ``W_l`` ``(sizes[l], sizes[l+1])`` snapshotted at ``epoch``."""
@@ -117,6 +125,7 @@ class Recorder:
         self.restored_epoch: int | None = None
         self.stopped_early = False
         self.diverged_at: int | None = None
+        self.exploded_at: int | None = None
         self.message = ""
 
     def add_epoch(self, epoch, train_loss, val_loss, penalty, train_acc, val_acc) -> None:
@@ -160,6 +169,7 @@ class Recorder:
             epochs_done=epochs_done,
             weight_slices=self.weight_slices,
             sizes=self.sizes,
+            exploded_at=self.exploded_at,
         )
 
 

@@ -22,7 +22,11 @@ the validation data loss: an epoch improves when
 ``val < best - min_delta``; after ``patience`` epochs without improvement training stops;
 with ``restore_best`` the best epoch's weights are put back when training ends (stopped early
 or not). A non-finite minibatch loss, parameter or evaluation stops the run with
-``diverged at step k`` and nothing non-finite enters the history.
+``diverged at step k`` and nothing non-finite enters the history. A run can also blow up
+while every number stays finite (float64 holds 1e300): at an evaluated epoch ``k > 0``, a
+train or validation loss above :data:`BLOWUP_LOSS_FACTOR` (1e3) times its epoch-0 value, or a
+weight with ``|w| >`` :data:`BLOWUP_WEIGHT` (1e4), stops the run with ``exploded at epoch k``
+(that epoch's row is kept, so the chart shows the blow-up); ``History.exploded_at = k``.
 
 Randomness: ``seed`` initializes the weights (engine.nn) and, through
 ``SeedSequence(seed).spawn(2)``, the shuffling and dropout streams, so switching dropout on
@@ -51,6 +55,8 @@ MAX_EPOCHS = 2000
 MAX_DEPTH = 200
 MAX_WIDTH = 512
 REG_KINDS = ("none", "l1", "l2", "elastic")
+BLOWUP_LOSS_FACTOR = 1e3  # a loss this many times its start (epoch 0) has blown up
+BLOWUP_WEIGHT = 1e4  # a weight this large has blown up (inputs are standardized, |w| ~ 1)
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,7 @@ class Trainer:
             self._snapshot_at |= set(range(0, c.epochs + 1, c.snapshot_every)) | {c.epochs}
         self._patience_left = c.patience
         self._best_params: np.ndarray | None = None
+        self._start_losses = (math.inf, math.inf)  # epoch 0's (train, val) loss
         self.rec = Recorder(
             self.net.n_layers,
             classification=d.task == "classification",
@@ -371,6 +378,9 @@ class Trainer:
                 why = f"the loss at the end of epoch {self.epoch} is not finite"
                 return self._diverge(self.steps_done, why)
             self.rec.add_epoch(self.epoch, tr_loss, va_loss, penalty, tr_acc, va_acc)
+            why = self._blowup(tr_loss, va_loss)
+            if why:
+                return self._explode(why)
         if self.epoch in self._snapshot_at:
             self.rec.add_snapshot(self.epoch, self.net.params)
         if c.patience is None:  # patience implies eval_every = 1: va_loss exists here
@@ -388,6 +398,33 @@ class Trainer:
                     f"{c.patience} epochs (best epoch {self.rec.best_epoch})"
                 )
 
+    def _blowup(self, train_loss: float, val_loss: float) -> str | None:
+        """Why this epoch's (finite) numbers count as a blow-up, or None (module docstring)."""
+        if self.epoch == 0:
+            self._start_losses = (train_loss, val_loss)
+            return None
+        for name, value, first in zip(
+            ("training", "validation"), (train_loss, val_loss), self._start_losses, strict=True
+        ):
+            if value > BLOWUP_LOSS_FACTOR * max(first, 1e-12):
+                return (
+                    f"the {name} loss {value:.3g} is more than {BLOWUP_LOSS_FACTOR:g}× its "
+                    f"start ({first:.3g})"
+                )
+        w = self.net.params[self._mask]
+        biggest = float(np.max(np.abs(w))) if w.size else 0.0
+        if biggest > BLOWUP_WEIGHT:
+            return f"a weight reached {biggest:.3g} (bound ±{BLOWUP_WEIGHT:g})"
+        return None
+
+    def _explode(self, why: str) -> None:
+        if self._snapshot_at:  # show the blown-up weights, whatever the snapshot schedule
+            self.rec.add_snapshot(self.epoch, self.net.params)
+        self.rec.exploded_at = self.epoch
+        self.rec.diverged_at = self.steps_done
+        self.rec.message = f"exploded at epoch {self.epoch}: {why}"
+        self._finish()
+
     def _diverge(self, k: int, why: str) -> None:
         self.rec.diverged_at = k
         self.rec.message = f"diverged at step {k}: {why}"
@@ -396,6 +433,8 @@ class Trainer:
     def _finish(self) -> None:
         """Restore the best weights (early stopping with restore_best) once training ends."""
         if self._best_params is not None:
+            if self._snapshot_at:  # the restored model's weights, for every view to show
+                self.rec.add_snapshot(self.rec.best_epoch, self._best_params)
             self.net.params = self._best_params
             self.rec.restored_epoch = self.rec.best_epoch
             self._best_params = None
@@ -415,11 +454,14 @@ class TrainerGroup:
         if not trainers:
             raise ValueError("TrainerGroup needs at least one trainer")
         self.trainers = tuple(trainers)
-        self.total_steps = sum(t.total_steps for t in self.trainers)
+        self.total_steps = max(t.total_steps for t in self.trainers)
 
     @property
     def steps_done(self) -> int:
-        return sum(t.steps_done if not t.done else t.total_steps for t in self.trainers)
+        """Steps of ONE trainer (they advance in lockstep), not summed over trainers: the
+        slowest unfinished one's count, or :attr:`total_steps` once all are done."""
+        running = [t.steps_done for t in self.trainers if not t.done]
+        return min(running) if running else self.total_steps
 
     @property
     def epoch(self) -> int:

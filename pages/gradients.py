@@ -219,6 +219,7 @@ with train_tab:
     pj.live_job(
         JOB,
         _draw,
+        unit="step",
         redraw_every=REDRAW_EVERY,
         empty="Press **Start training**; the heatmap fills as steps arrive.",
     )

@@ -118,17 +118,9 @@ if pj.session_jobs().get(JOB) is None and not st.session_state.get("_reglab_auto
     if gate.may_autostart(cost):
         pj.start_job(JOB, _make_task, name="regularization lab")
         st.session_state.setdefault(pj._SIG, {})[JOB] = lab
-gate.job_notice(cost)
-pj.job_controls(
-    JOB,
-    _make_task,
-    signature=lab,
-    name="regularization lab",
-    start_label=gate.start_label(cost),
-    disabled=gate.start_disabled(cost, JOB),
-)
-gate.track(JOB, pj.session_jobs().get(JOB), cost)
-gate.queue_notice(JOB)
+# the buttons are drawn in section 4, after a short run has had its chance to finish: drawn
+# now, Pause and Stop would stay enabled on a run that is already over
+controls = st.container()
 
 # view options (not part of the training config): their widgets sit under the histogram,
 # inside the live fragment (changing one reruns only the results)
@@ -313,6 +305,18 @@ lessons.why_l1(lab.base)
 lessons.formulas()
 export = st.container()
 live_view.await_job(pj.session_jobs().get(JOB))
+with controls:
+    gate.job_notice(cost)
+    pj.job_controls(
+        JOB,
+        _make_task,
+        signature=lab,
+        name="regularization lab",
+        start_label=gate.start_label(cost),
+        disabled=gate.start_disabled(cost, JOB),
+    )
+    gate.track(JOB, pj.session_jobs().get(JOB), cost)
+    gate.queue_notice(JOB)
 with results:
     snap = pj.live_job(
         JOB,

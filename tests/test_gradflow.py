@@ -296,7 +296,7 @@ def test_flow_training_runs_exactly_steps_and_records_layer_norms():
     view = task.publish()
     assert view.labels == tuple(c.label() for c in cfgs) and view.steps == 23
     assert [h.grad_norms.shape for h in view.histories] == [(23, 4), (23, 6)]
-    assert task.steps_done == task.total_steps == 46
+    assert task.steps_done == task.total_steps == 23  # one configuration's steps
 
 
 def test_flow_training_as_a_background_job_publishes_snapshots():
@@ -308,6 +308,10 @@ def test_flow_training_as_a_background_job_publishes_snapshots():
     assert job.join(30)
     snap = job.snapshot()
     assert snap.status is Status.DONE and snap.steps_done == 40
+    from pages.common.jobs import progress_text
+
+    # counted in steps (a 40-step run on 16-sample batches is 9 "epochs")
+    assert progress_text(snap, unit="step").startswith("step 40/40 · 100%")
     assert snap.history.histories[0].grad_norms.shape == (40, 3)
 
 

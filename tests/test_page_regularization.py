@@ -226,3 +226,13 @@ def test_a_dataset_link_and_the_dataset_box_give_the_same_defaults(open_page):
         assert (at.session_state["n"], at.session_state["noise"]) == (400, 0.2)
     # the dataset's own n and noise are the defaults: the link needs nothing else
     assert {k: linked.query_params[k] for k in linked.query_params} == {"data": "moons"}
+
+
+def test_pause_and_stop_are_disabled_once_the_run_has_finished(open_page, monkeypatch):
+    from pages.common import reg_live
+
+    monkeypatch.setattr(reg_live, "FINISH_WAIT", 60.0)  # the first run waits for the end
+    at = open_page(PAGE, epochs="20")
+    assert not at.exception
+    assert at.button(key="reglab_pause").disabled and at.button(key="reglab_stop").disabled
+    assert not at.button(key="reglab_start").disabled  # "Restart" stays available

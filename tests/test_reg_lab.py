@@ -86,7 +86,7 @@ def test_a_diverging_variant_stops_alone_and_the_others_finish():
     task = rl.TwinRuns(lab)
     runs = task.run()
     assert runs[1].history.diverged_at is not None
-    assert "diverged" in runs[1].history.message
+    assert runs[1].history.message.startswith(("diverged", "exploded"))
     assert task.divergence is None  # not every variant diverged
     for r in (runs[0], runs[2]):
         assert r.history.diverged_at is None
@@ -386,3 +386,20 @@ def test_bad_values_are_replaced_with_a_sentence(key, raw, used):
     assert values[key] == used
     assert len(problems) == 1 and f"{key}={raw}" in problems[0]
     rc.lab_from_values(values)  # the safe values make a valid config
+
+
+def test_sparse_regression_dropout_variant_is_flagged_exploded():
+    """The issue's case: ?data=sparse_regression, the dropout variant's loss reached 7.4e33
+    while every number stayed finite, and the run said "finished 200 epochs"."""
+    lab = rl.replace_base(rl.DEFAULT_LAB, dataset="sparse_regression")
+    runs = rl.TwinRuns(lab).run()
+    by_kind = {r.config.keep_prob < 1: r for r in runs}
+    dropout = by_kind[True].history
+    assert dropout.exploded_at is not None
+    assert dropout.message.startswith(f"exploded at epoch {dropout.exploded_at}")
+    assert dropout.train_loss[-1] > 1e3 * dropout.train_loss[0] or (
+        dropout.val_loss[-1] > 1e3 * dropout.val_loss[0]
+    )
+    for r in runs:
+        if r.config.keep_prob == 1:
+            assert r.history.exploded_at is None and r.history.message == "finished 200 epochs"

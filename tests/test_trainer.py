@@ -89,6 +89,7 @@ def test_huge_learning_rate_diverges_cleanly_and_reports_the_step():
         activation="linear",
         optimizer="sgd",
         hparams={"lr": 1.0},
+        eval_every=0,  # no epoch evaluation in between: the finite blow-up check never runs
     )
     tr = Trainer(cfg)
     h = tr.run()
@@ -247,3 +248,50 @@ def test_unknown_optimizer_or_activation_fail_at_trainer_build():
         Trainer(Config(optimizer="adamx"))
     with pytest.raises(ValueError, match="Unknown activation"):
         Trainer(Config(activation="swishy"))
+
+
+def test_a_finite_blow_up_stops_the_run_as_exploded_at_its_epoch():
+    # the same net evaluated every epoch: its loss passes 1000x its start long before overflow
+    cfg = Config(
+        dataset="sparse_regression",
+        hidden=(16, 16),
+        activation="linear",
+        optimizer="sgd",
+        hparams={"lr": 1.0},
+    )
+    tr = Trainer(cfg)
+    h = tr.run()
+    k = h.exploded_at
+    assert k is not None and h.message.startswith(f"exploded at epoch {k}:")
+    assert h.epochs[-1] == k and tr.done and tr.divergence == h.message
+    last = max(h.train_loss[-1] / h.train_loss[0], h.val_loss[-1] / h.val_loss[0])
+    assert last > 1e3 and np.isfinite(h.train_loss).all()
+    # the epoch before was not yet a blow-up by the same rule
+    assert max(h.train_loss[-2] / h.train_loss[0], h.val_loss[-2] / h.val_loss[0]) <= 1e3
+
+
+def test_a_weight_beyond_the_bound_is_a_blow_up(monkeypatch):
+    import engine.trainer as tm
+
+    monkeypatch.setattr(tm, "BLOWUP_WEIGHT", 0.5)  # any trained weight passes it
+    h = train(Config(epochs=5))
+    assert h.exploded_at == 1 and "a weight reached" in h.message and "±0.5" in h.message
+
+
+def test_a_healthy_run_never_counts_as_exploded():
+    h = train(Config(epochs=30))
+    assert h.exploded_at is None and h.diverged_at is None
+
+
+def test_a_group_counts_the_steps_of_one_trainer_not_their_sum():
+    from engine.trainer import TrainerGroup
+
+    cfg = Config(epochs=3, batch_size=70)  # moons: 280 training rows -> 4 steps an epoch
+    group = TrainerGroup([Trainer(cfg), Trainer(cfg.replace(patience=1)), Trainer(cfg)])
+    assert group.total_steps == 12
+    for _ in range(5):
+        group.step()
+    assert group.steps_done == 5
+    while not group.done:
+        group.step()
+    assert group.steps_done == group.total_steps == 12

@@ -183,9 +183,13 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def progress_text(snap: Snapshot, epochs: int | None = None) -> str:
-    """One line under the progress bar: epoch, percentage, elapsed and ETA."""
-    epoch = f"epoch {snap.epoch}" + (f"/{epochs}" if epochs else "")
+def progress_text(snap: Snapshot, epochs: int | None = None, unit: str = "epoch") -> str:
+    """One line under the progress bar: epoch (or step, ``unit="step"``: a task that counts
+    steps, whose ``total_steps`` is the run's length), percentage, elapsed and ETA."""
+    if unit == "step":
+        epoch = f"step {snap.steps_done}/{snap.total_steps}"
+    else:
+        epoch = f"epoch {snap.epoch}" + (f"/{epochs}" if epochs else "")
     parts = [epoch, f"{snap.progress:.0%}", f"elapsed {fmt_seconds(snap.elapsed)}"]
     if snap.status.active and snap.status is not Status.QUEUED:
         parts.append(f"ETA {fmt_seconds(snap.eta_seconds)}")
@@ -281,6 +285,7 @@ def live_job(
     draw: Callable[[Snapshot], None] | None = None,
     *,
     epochs: int | None = None,
+    unit: str = "epoch",
     every: float = POLL_EVERY,
     paused_every: float = PAUSED_EVERY,
     redraw_every: float | None = None,
@@ -304,7 +309,7 @@ def live_job(
     @st.fragment(run_every=interval)
     def _status() -> None:
         snap = job.snapshot()
-        render_status(snap, epochs)
+        render_status(snap, epochs, unit)
         if interval is not None and snap.status.finished:
             st.rerun()  # once: the full run sees a finished job and stops polling
 
@@ -319,7 +324,7 @@ def live_job(
     return job.snapshot()
 
 
-def render_status(snap: Snapshot, epochs: int | None = None) -> None:
+def render_status(snap: Snapshot, epochs: int | None = None, unit: str = "epoch") -> None:
     """Progress bar with epoch/ETA, the status line, and the error box if the job failed.
 
     Always the same three slots in the same order (an empty slot where there is nothing to
@@ -329,7 +334,7 @@ def render_status(snap: Snapshot, epochs: int | None = None) -> None:
     if snap.status is Status.QUEUED and not snap.steps_done:
         bar.progress(0.0, text="queued")
     else:
-        bar.progress(min(max(snap.progress, 0.0), 1.0), text=progress_text(snap, epochs))
+        bar.progress(min(max(snap.progress, 0.0), 1.0), text=progress_text(snap, epochs, unit))
     kind, text = status_box(snap)
     if snap.status not in (Status.RUNNING, Status.DONE):
         getattr(line, kind)(text)

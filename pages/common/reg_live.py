@@ -65,20 +65,20 @@ def poll_every(
 
 def await_job(
     job: Any,
-    budget: float = FINISH_WAIT,
+    budget: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Snapshot | None:
     """Wait for a running ``job`` (an ``engine.jobs.Job``) to finish if it will soon.
 
-    Waits at most ``budget`` seconds; returns the last snapshot as soon as the job is not
-    running (finished, queued, paused) or its published ETA says it will not finish within
-    the budget (a long run: the live polling shows it as it goes). A run that finishes
-    within the budget is then drawn once, finished.
+    Waits at most ``budget`` seconds (default :data:`FINISH_WAIT`); returns the last snapshot
+    as soon as the job is not running (finished, queued, paused) or its published ETA says it
+    will not finish within the budget (a long run: the live polling shows it as it goes). A
+    run that finishes within the budget is then drawn once, finished.
     """
     if job is None:
         return None
     clock = time.monotonic
-    deadline = clock() + budget
+    deadline = clock() + (FINISH_WAIT if budget is None else budget)
     snap = job.snapshot()
     while snap.status is Status.RUNNING and clock() < deadline:
         eta = snap.eta_seconds
