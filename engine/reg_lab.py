@@ -20,6 +20,7 @@ Penalties follow the course notes (no ½): L1 = λ Σ|w|, L2 = λ Σ w² (engine
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -304,6 +305,35 @@ def layer_values(history: History, epoch: int, layer: int | None) -> np.ndarray:
     return flat[history.weight_slices[layer]]
 
 
+def shown_epoch(history: History, upto: int, restored: bool = True) -> int | None:
+    """The snapshot epoch a view shows for ``history``: with ``restored``, an early-stopped
+    run's restored (best) epoch, the model the run ended with; otherwise (and for runs
+    without a restore) the latest snapshot ``<= upto``."""
+    e = history.restored_epoch
+    if restored and e is not None and e in history.snapshots:
+        return e
+    return last_epoch(history, upto)
+
+
+def model_params(run: VariantRun, restored: bool = True) -> tuple[np.ndarray, int] | None:
+    """``(flat parameters, epoch)`` of the model a view shows for a finished ``run``: the one
+    it ended with (early stopping: the restored best epoch's), or with ``restored=False`` the
+    last trained epoch's. None while the run trains."""
+    if run.final is None:
+        return None
+    h = run.history
+    if restored or h.restored_epoch is None or not h.snapshots:
+        epoch = h.restored_epoch if h.restored_epoch is not None else h.epochs_done
+        return run.final, int(epoch)
+    last = max(h.snapshots)
+    return h.snapshots[last], int(last)
+
+
+def blown_up(history: History) -> bool:
+    """Whether the run diverged or exploded: its weights leave the shared histogram range."""
+    return history.diverged_at is not None
+
+
 def last_epoch(history: History, upto: int) -> int | None:
     """The latest snapshot epoch ``<= upto`` of ``history`` (a stopped run keeps its last)."""
     eligible = [e for e in history.snapshots if e <= upto]
@@ -337,16 +367,23 @@ def histogram_bins(
         for h in histories
         for e in (h.snapshots if epochs is None else [e for e in epochs if e in h.snapshots])
     ]
+    if not arrays:
+        arrays = [np.zeros(1)]
     return shared_bins(arrays, bins=bins, symmetric=True)
 
 
 def weight_histograms(
-    histories: list[History], epoch: int, layer: int | None, bins: Bins
+    histories: list[History],
+    epoch: int,
+    layer: int | None,
+    bins: Bins,
+    shown: Sequence[int | None] | None = None,
 ) -> HistogramSet:
-    """Each run's weights at ``epoch`` (or its last snapshot before) counted on ``bins``."""
+    """Each run's weights at ``epoch`` (or its last snapshot before) counted on ``bins``;
+    ``shown`` overrides the epoch per run (e.g. :func:`shown_epoch`'s restored epochs)."""
     hists, epochs = [], []
-    for h in histories:
-        e = last_epoch(h, epoch)
+    for i, h in enumerate(histories):
+        e = last_epoch(h, epoch) if shown is None else shown[i]
         epochs.append(e)
         hists.append(None if e is None else histogram(layer_values(h, e, layer), bins))
     return HistogramSet(bins, tuple(hists), tuple(epochs))

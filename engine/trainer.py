@@ -433,7 +433,8 @@ class Trainer:
     def _finish(self) -> None:
         """Restore the best weights (early stopping with restore_best) once training ends."""
         if self._best_params is not None:
-            if self._snapshot_at:  # the restored model's weights, for every view to show
+            if self._snapshot_at:  # both models for every view: the last one and the restored
+                self.rec.add_snapshot(self.epoch, self.net.params)
                 self.rec.add_snapshot(self.rec.best_epoch, self._best_params)
             self.net.params = self._best_params
             self.rec.restored_epoch = self.rec.best_epoch

@@ -138,16 +138,35 @@ if st.session_state.get("ep", 0) > lab.base.epochs:
 
 @dataclass(frozen=True)
 class View:
-    """What the results show: ``layer`` (0-based, None = all), the epoch, log counts, ε."""
+    """What the results show: ``layer`` (0-based, None = all), the epoch, log counts, ε, and
+    ``restored``: early-stopped variants show their restored (best-epoch) model."""
 
     layer: int | None
     epoch: int
     log_count: bool
     eps: float
+    restored: bool = True
 
 
-def _view_controls() -> View:
-    """The view widgets in one row: layer, log count, ε, and the histogram's epoch."""
+def _view_controls(early_stopped: bool) -> View:
+    """The view widgets in one row: layer, log count, ε, and the histogram's epoch; with an
+    early-stopped variant, first the model shown (restored by default, or the last epoch)."""
+    restored = True
+    if early_stopped:
+        restored = (
+            urlstate.widget(
+                rc.MODEL,
+                container=st,
+                format_func={
+                    "restored": "Restored model (best epoch)",
+                    "last": "Last epoch trained",
+                }.get,
+                help="Early stopping put back the best epoch's weights: every view below (metrics, "
+                "histogram, table, decision regions, weights CSV) shows that model. Pick the "
+                "last epoch to see where training stopped.",
+            )
+            == "restored"
+        )
     c1, c2, c3, c4 = st.columns([1.1, 1.3, 1.2, 3.2], vertical_alignment="bottom")
     layer_knob = urlstate.with_default(rc.LAYER, "1", choices=layer_choices)
     layer_key = urlstate.widget(layer_knob, container=c1)
@@ -159,7 +178,8 @@ def _view_controls() -> View:
     epoch = urlstate.widget(
         epoch_knob, container=c4, label="Epoch of the metrics and histogram (or ▶ Play)"
     )
-    return View(None if layer_key == "all" else int(layer_key) - 1, epoch, log_count, eps)
+    layer = None if layer_key == "all" else int(layer_key) - 1
+    return View(layer, epoch, log_count, eps, restored)
 
 
 def _layer_name(history, layer: int | None) -> str:
@@ -188,24 +208,47 @@ def draw(snap: Snapshot) -> None:
                 icon=":material/trending_up:",
             )
     top = st.container()
-    view = _view_controls()
+    view = _view_controls(any(h.restored_epoch is not None for h in histories))
     layer = view.layer
     if layer is not None and layer >= len(histories[0].sizes) - 1:
         top.info("That layer does not exist in the trained network.")
         return
     tag = (snap.job_id, snap.version)
     name = _layer_name(histories[0], layer)
+    shown = [rl.shown_epoch(h, view.epoch, view.restored) for h in histories]
     with top:
-        _sparsity_metrics(histories, labels, name, view)
+        _sparsity_metrics(histories, labels, name, view, shown)
         hist = live_view.cached_figure(
             tag,
-            ("hist", layer, view.epoch, view.log_count),
+            ("hist", layer, view.epoch, view.log_count, view.restored),
             lambda: vr.histogram_figure(
-                histories, labels, layer, view.epoch, view.log_count, name, animate=not live
+                histories,
+                labels,
+                layer,
+                view.epoch,
+                view.log_count,
+                name,
+                animate=not live,
+                shown=shown if view.restored else None,
             ),
         )
         st.plotly_chart(hist, key="hist", config={"displaylogo": False})
         st.caption(hist.layout.meta["note"] if hist.layout.meta else "")
+        for i, (h, label) in enumerate(zip(histories, labels, strict=True)):
+            if rl.blown_up(h) and not all(map(rl.blown_up, histories)):
+                own = live_view.cached_figure(
+                    tag,
+                    ("blown", i, layer),
+                    lambda h=h, label=label, i=i: vr.blown_histogram_figure(
+                        h, label, i, layer, name
+                    ),
+                )
+                st.plotly_chart(own, key=f"blown_{i}")
+                st.caption(
+                    f"{label} is left out of the shared histogram above: its weights would "
+                    "stretch the shared range until the other variants fall into one bin. "
+                    + (own.layout.meta["note"] if own.layout.meta else "")
+                )
     # lazy tabs: only the open one runs (and sends its chart) on each poll
     t_loss, t_sparse, t_bound = st.tabs(
         ["Loss curves", "Sparsity over epochs", "Decision boundaries"],
@@ -214,9 +257,17 @@ def draw(snap: Snapshot) -> None:
     )
     if t_loss.open:
         with t_loss:
-            loss = live_view.cached_figure(tag, "loss", lambda: vr.loss_figure(histories, labels))
+            axis = urlstate.widget(rc.LOSS_AXIS, container=st, width=220)
+            spans = vr.loss_spans_decades(histories)
+            log = axis == "log" or (axis == "auto" and spans)
+            if axis == "auto" and spans:
+                st.caption("Log scale: these losses span more than two powers of ten.")
+            loss = live_view.cached_figure(
+                tag, ("loss", log), lambda: vr.loss_figure(histories, labels, log=log)
+            )
             st.plotly_chart(loss, key="loss")
-            st.markdown(live_view.summary_markdown(vr.summary_table(histories, labels), labels))
+            table = vr.summary_table(histories, labels, restored=view.restored)
+            st.markdown(live_view.summary_markdown(table, labels))
             st.caption(
                 "The gap (validation − train loss) is what regularization trades for: a little "
                 "worse fit on the training set for a better one on data the network never saw."
@@ -236,19 +287,24 @@ def draw(snap: Snapshot) -> None:
             if live:
                 st.caption("The decision regions appear when training ends.")
             else:
-                _boundaries(runs, tag)
+                _boundaries(runs, tag, view.restored)
     if live:
         live_view.record_draw(time.perf_counter() - started)
 
 
-def _sparsity_metrics(histories, labels, name: str, view: View) -> None:
-    """One metric per variant, in its colour: "91% exactly zero", "|w| < 0.001: 93%". (No
-    sparkline: it would load the Vega bundle and repaint four charts on every poll.)"""
+def _sparsity_metrics(histories, labels, name: str, view: View, shown) -> None:
+    """One metric per variant, in its colour: "91% exactly zero", "|w| < 0.001: 93%", of the
+    model each view shows (``shown``: its epoch; an early-stopped variant's restored one is
+    labelled so). (No sparkline: it would load the Vega bundle and repaint four charts on
+    every poll.)"""
     cols = st.columns(len(histories))
-    for i, (col, h, label) in enumerate(zip(cols, histories, labels, strict=True)):
-        e = rl.last_epoch(h, view.epoch)
+    for i, (col, h, label, e) in enumerate(zip(cols, histories, labels, shown, strict=True)):
         if e is None:
             continue
+        if h.restored_epoch is not None and e == h.restored_epoch and view.restored:
+            label = f"{label} · epoch {e}, restored"
+        elif h.restored_epoch is not None or rl.blown_up(h):
+            label = f"{label} · epoch {e}"
         w = rl.layer_values(h, e, view.layer)
         value, delta = live_view.sparsity_texts(
             float(np.mean(w == 0)), float(np.mean(np.abs(w) < view.eps)), view.eps
@@ -265,7 +321,7 @@ def _sparsity_metrics(histories, labels, name: str, view: View) -> None:
         )
 
 
-def _boundaries(runs, tag) -> None:
+def _boundaries(runs, tag, restored: bool = True) -> None:
     data = _dataset(runs[0].config)
     if data.n_features != 2:
         st.info(
@@ -277,16 +333,23 @@ def _boundaries(runs, tag) -> None:
         st.caption("The decision regions appear when training ends.")
         return
 
+    models = [rl.model_params(r, restored) for r in runs]
+
     def build():
         xs, ys, points = rl.boundary_grid(data)
         probs = [
-            rl.class_probability(rl.rebuild(r.config, r.history.sizes, r.final), points)
-            for r in runs
+            rl.class_probability(rl.rebuild(r.config, r.history.sizes, params), points)
+            for r, (params, _) in zip(runs, models, strict=True)
         ]
-        labels = [r.label for r in runs]
+        labels = [
+            f"{r.label} (epoch {e}{', restored' if e == r.history.restored_epoch else ''})"
+            if r.history.restored_epoch is not None
+            else r.label
+            for r, (_, e) in zip(runs, models, strict=True)
+        ]
         return vr.boundary_figure(xs, ys, probs, labels, data.X_train, data.y_train)
 
-    st.plotly_chart(live_view.cached_figure(tag, "bound", build), key="bound")
+    st.plotly_chart(live_view.cached_figure(tag, ("bound", restored), build), key="bound")
 
 
 @st.cache_data(max_entries=16, show_spinner=False, hash_funcs={Config: repr})
@@ -344,7 +407,11 @@ with export:
         )
         right.download_button(
             "Final weights (CSV)",
-            vr.weights_frame(runs, [r.label for r in runs]).to_csv(index=False),
+            vr.weights_frame(
+                runs,
+                [r.label for r in runs],
+                restored=st.session_state.get(rc.MODEL.key, rc.MODEL.default) == "restored",
+            ).to_csv(index=False),
             file_name="regularization_weights.csv",
             mime="text/csv",
             on_click="ignore",

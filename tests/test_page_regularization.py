@@ -236,3 +236,75 @@ def test_pause_and_stop_are_disabled_once_the_run_has_finished(open_page, monkey
     assert not at.exception
     assert at.button(key="reglab_pause").disabled and at.button(key="reglab_stop").disabled
     assert not at.button(key="reglab_start").disabled  # "Restart" stays available
+
+
+ES_QUERY = {f"es{i}": "true" for i in range(1, 5)}
+
+
+def _lab_of(query):
+    from engine.knobs import validate_all
+    from pages.common import reg_config as rc
+
+    values, _ = validate_all(rc.all_knobs(4, query.get("data", rc.DATA.default)), query)
+    return rc.lab_from_values(values)[0]
+
+
+def test_early_stopping_views_show_the_restored_model_labelled_with_its_epoch(open_page):
+    """The issue's link: every view showed the stopping epoch's numbers (L1 "44% exactly
+    zero") while the exported weights were the restored epoch-3 model's (2.0%)."""
+    import numpy as np
+
+    from engine import reg_lab as rl
+
+    runs = rl.TwinRuns(_lab_of(ES_QUERY)).run()  # the same deterministic runs as the page's
+    assert all(r.history.restored_epoch is not None for r in runs)
+    at = _finish(open_page(PAGE, **ES_QUERY))
+    assert not at.exception
+    assert at.selectbox(key="model").value == "restored"
+    metrics = _metrics(at)
+    table = {row["variant"]: row for row in _table(at)}
+    for r in runs:
+        h, e = r.history, r.history.restored_epoch
+        label = f"{r.label} · epoch {e}, restored"
+        w = rl.layer_values(h, e, 0)  # layer 1, as the metric shows by default
+        np.testing.assert_array_equal(w, r.final[h.weight_slices[0]])  # = restored weights
+        assert _share_zero(metrics[label]) == round(100 * float(np.mean(w == 0)))
+        k = list(h.epochs).index(e)
+        row = table[r.label]
+        assert row["epoch shown"] == f"{e} (restored)"
+        assert float(row["val loss"]) == pytest.approx(h.val_loss[k], rel=5e-3)
+    # the last epoch is one click away
+    at.selectbox(key="model").select("last").run()
+    assert not at.exception
+    metrics = _metrics(at)
+    table = {row["variant"]: row for row in _table(at)}
+    for r in runs:
+        h = r.history
+        last = max(h.snapshots)
+        assert last > h.restored_epoch
+        w = rl.layer_values(h, last, 0)
+        assert _share_zero(metrics[f"{r.label} · epoch {last}"]) == round(100 * np.mean(w == 0))
+        assert table[r.label]["epoch shown"] == str(h.epochs[-1])
+
+
+def test_sparse_regression_link_flags_the_exploded_dropout_variant(open_page):
+    at = _finish(open_page(PAGE, data="sparse_regression"))
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("dropout p=0.7" in e and "exploded at epoch" in e for e in errors), errors
+    status = {row["variant"]: row["status"] for row in _table(at)}
+    assert status["dropout p=0.7"].startswith("exploded at epoch")
+    assert all(s == "finished 200 epochs" for v, s in status.items() if v != "dropout p=0.7")
+    charts = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+    assert "blown_3" in charts  # drawn on its own bins
+    import json
+
+    shared = json.loads(
+        next(c for c in at.get("plotly_chart") if c.proto.id.endswith("-hist")).proto.spec
+    )
+    names = {t.get("name") for t in shared["data"]}
+    assert "dropout p=0.7" not in names and "none" in names
+    loss = json.loads(
+        next(c for c in at.get("plotly_chart") if c.proto.id.endswith("-loss")).proto.spec
+    )
+    assert loss["layout"]["yaxis"]["type"] == "log"  # chosen automatically: decades apart

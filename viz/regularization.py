@@ -42,15 +42,17 @@ def _spike_text(zeros: int, total: int) -> str:
     return f"{zeros / total:.0%} = 0" if zeros and total else ""
 
 
-def _hist_traces(hset: rl.HistogramSet, labels: Sequence[str]) -> list[go.Bar]:
-    """Two bar traces per run: counts without exact zeros, and the exact-zero spike."""
+def _hist_traces(
+    hset: rl.HistogramSet, labels: Sequence[str], index: Sequence[int] | None = None
+) -> list[go.Bar]:
+    """Two bar traces per run: counts without exact zeros, and the exact-zero spike.
+    ``index``: each run's variant number (its colour), default 0, 1, ..."""
     edges = hset.bins.edges
     centers, widths = 0.5 * (edges[:-1] + edges[1:]), np.diff(edges)
     spike_w = float(widths[0]) * 0.6
     traces = []
-    for i, ((counts, zeros, total), label) in enumerate(
-        zip(_hist_values(hset), labels, strict=True)
-    ):
+    index = range(len(labels)) if index is None else index
+    for i, (counts, zeros, total), label in zip(index, _hist_values(hset), labels, strict=True):
         traces.append(
             go.Bar(
                 x=centers,
@@ -84,10 +86,13 @@ def _hist_traces(hset: rl.HistogramSet, labels: Sequence[str]) -> list[go.Bar]:
     return traces
 
 
-def _spike_labels(hset: rl.HistogramSet, labels: Sequence[str]) -> list[dict]:
+def _spike_labels(
+    hset: rl.HistogramSet, labels: Sequence[str], index: Sequence[int] | None = None
+) -> list[dict]:
     """One annotation per run with exact zeros, stacked above the spike at w = 0."""
     notes = []
-    for i, ((_, zeros, total), label) in enumerate(zip(_hist_values(hset), labels, strict=True)):
+    index = range(len(labels)) if index is None else index
+    for i, (_, zeros, total), label in zip(index, _hist_values(hset), labels, strict=True):
         if zeros:
             notes.append(
                 {
@@ -106,7 +111,7 @@ def _spike_labels(hset: rl.HistogramSet, labels: Sequence[str]) -> list[dict]:
     return notes
 
 
-def _frame(hset: rl.HistogramSet, epoch: int, labels: Sequence[str]) -> dict:
+def _frame(hset: rl.HistogramSet, epoch: int, labels: Sequence[str], index: Sequence[int]) -> dict:
     """An animation frame as a plain dict: only the bars' heights and the zero labels change
     (the rest is merged from the figure's traces), which keeps the JSON small."""
     data = []
@@ -116,7 +121,7 @@ def _frame(hset: rl.HistogramSet, epoch: int, labels: Sequence[str]) -> dict:
     return {
         "name": str(epoch),
         "data": data,
-        "layout": {"annotations": _spike_labels(hset, labels)},
+        "layout": {"annotations": _spike_labels(hset, labels, index)},
     }
 
 
@@ -128,6 +133,7 @@ def histogram_figure(
     log_count: bool = False,
     layer_name: str = "",
     animate: bool = True,
+    shown: Sequence[int | None] | None = None,
 ) -> go.Figure:
     """Overlaid weight histograms of every variant at ``epoch``, on shared bins, with a play
     button and slider over the snapshot epochs (≤ :data:`MAX_FRAMES` frames).
@@ -135,8 +141,19 @@ def histogram_figure(
     ``animate=False`` draws the one epoch only (no frames, no play button or slider; a note
     holds their place so the chart keeps its size): the light version a live page redraws
     on every poll while training runs (a tenth of the build time and of the JSON).
+    ``shown``: the epoch each variant shows before Play (e.g. an early-stopped variant's
+    restored epoch, :func:`engine.reg_lab.shown_epoch`); default: ``epoch`` for all.
+    A variant that diverged or exploded is left out of the shared bins and of this chart
+    (its weights would stretch the range until the others fall into one bin): draw it with
+    :func:`blown_histogram_figure`. Colours stay each variant's own.
     """
     histories = list(histories)
+    index = [i for i, h in enumerate(histories) if not rl.blown_up(h)] or list(
+        range(len(histories))
+    )
+    histories = [histories[i] for i in index]
+    labels = [labels[i] for i in index]
+    shown = None if shown is None else [shown[i] for i in index]
     # every snapshot epoch of any run: a run that stopped early stays at its last snapshot
     epochs = sorted({e for h in histories for e in h.snapshots})
     if not epochs:
@@ -144,15 +161,19 @@ def histogram_figure(
     if animate and len(epochs) > MAX_FRAMES:
         keep = np.unique(np.linspace(0, len(epochs) - 1, MAX_FRAMES).round().astype(int))
         epochs = [epochs[i] for i in keep]
-    shown = min(epochs, key=lambda e: (abs(e - epoch), -e))
+    at = min(epochs, key=lambda e: (abs(e - epoch), -e))
     bins = rl.histogram_bins(histories, layer)
     if not animate:
-        epochs = [shown]
+        epochs = [at]
     sets = {e: rl.weight_histograms(histories, e, layer, bins) for e in epochs}
-    fig = go.Figure(_hist_traces(sets[shown], labels))
+    first = sets[at] if shown is None else rl.weight_histograms(histories, at, layer, bins, shown)
+    fig = go.Figure(_hist_traces(first, labels, index))
     if animate:
-        fig.frames = [_frame(sets[e], e, labels) for e in epochs]
-    ymax = max(max(int(h.counts.max()) for h in s.hists if h is not None) for s in sets.values())
+        fig.frames = [_frame(sets[e], e, labels, index) for e in epochs]
+    ymax = max(
+        max((int(h.counts.max()) for h in s.hists if h is not None), default=1)
+        for s in (*sets.values(), first)
+    )
     yaxis = {"title": "count (log scale)" if log_count else "count"}
     if log_count:
         yaxis.update(type="log", range=[-0.1, np.log10(max(ymax, 1)) + 0.35], dtick=1)
@@ -166,17 +187,17 @@ def histogram_figure(
         xaxis={"title": "weight value w"},
         yaxis=yaxis,
         height=440,
-        annotations=_spike_labels(sets[shown], labels),
+        annotations=_spike_labels(first, labels, index),
     )
     fig.update_layout(
         margin={"l": 140, "t": 72, "b": 120},
         meta={"note": bins.note + " Hatched spike at 0: the weights that are exactly 0."},
     )
     if animate:
-        fig.update_layout(**_player(epochs, shown))
+        fig.update_layout(**_player(epochs, at))
     else:
         fig.add_annotation(
-            text=f"epoch {shown} (live) · ▶ Play and the epoch slider appear when training ends",
+            text=f"epoch {at} (live) · ▶ Play and the epoch slider appear when training ends",
             x=0.0,
             y=0.0,
             xref="paper",
@@ -187,6 +208,31 @@ def histogram_figure(
             showarrow=False,
             font={"size": 13},
         )
+    return fig
+
+
+def blown_histogram_figure(
+    history: History, label: str, index: int, layer: int | None, layer_name: str = ""
+) -> go.Figure:
+    """The weights of a variant that diverged or exploded, at its last snapshot, on bins of
+    its own (left out of the shared chart: see :func:`histogram_figure`)."""
+    epochs = sorted(history.snapshots)
+    if not epochs:
+        return empty_figure("No weight snapshot yet.", f"Weights of {label}")
+    e = epochs[-1]
+    bins = rl.histogram_bins([history], layer, epochs=[e])
+    hset = rl.weight_histograms([history], e, layer, bins)
+    what = layer_name or ("all layers" if layer is None else f"layer {layer + 1}")
+    fig = go.Figure(_hist_traces(hset, [f"{label} (epoch {e})"], [index]))
+    fig.update_layout(
+        **base_layout(f"{label} blew up: its weights of {what} at epoch {e}, on their own bins"),
+        barmode="overlay",
+        bargap=0,
+        xaxis={"title": "weight value w", "exponentformat": "e"},
+        yaxis={"title": "count"},
+        height=300,
+        meta={"note": bins.note},
+    )
     return fig
 
 
@@ -303,24 +349,50 @@ def loss_figure(
     return fig
 
 
-def summary_table(histories: Sequence[History], labels: Sequence[str]) -> pd.DataFrame:
-    """One row per variant: best validation loss and its epoch, final train/validation loss,
-    the generalization gap (validation − train), accuracy, and how the run ended."""
+LOG_DECADES = 2.0  # losses spanning more than this many powers of ten: log axis by default
+
+
+def loss_spans_decades(histories: Sequence[History], decades: float = LOG_DECADES) -> bool:
+    """Whether the losses of all runs together span more than ``decades`` powers of ten (a
+    linear axis would flatten all but the largest), so the loss chart goes log by default."""
+    values = [np.asarray(v) for h in histories for v in (h.train_loss, h.val_loss) if len(v)]
+    if not values:
+        return False
+    pos = np.concatenate(values)
+    pos = pos[np.isfinite(pos) & (pos > 0)]
+    return bool(pos.size) and float(np.log10(pos.max() / pos.min())) > decades
+
+
+def summary_table(
+    histories: Sequence[History],
+    labels: Sequence[str],
+    restored: bool = True,
+) -> pd.DataFrame:
+    """One row per variant: best validation loss and its epoch, the train/validation loss of
+    the model shown, the generalization gap (validation − train), accuracy, and how the run
+    ended. The model shown is the one the run ended with: an early-stopped run's restored
+    (best) epoch, labelled as such; ``restored=False``: every run's last epoch."""
     rows = []
     for h, label in zip(histories, labels, strict=True):
         if len(h.epochs) == 0:
             continue
         best = int(np.argmin(h.val_loss))
+        k = len(h.epochs) - 1
+        shown = f"{int(h.epochs[k])}"
+        if restored and h.restored_epoch is not None:
+            k = int(np.flatnonzero(np.asarray(h.epochs) == h.restored_epoch)[0])
+            shown = f"{h.restored_epoch} (restored)"
         row = {
             "variant": label,
+            "epoch shown": shown,
             "best val loss": float(h.val_loss[best]),
             "best epoch": int(h.epochs[best]),
-            "train loss": float(h.train_loss[-1]),
-            "val loss": float(h.val_loss[-1]),
-            "gap (val − train)": float(h.val_loss[-1] - h.train_loss[-1]),
+            "train loss": float(h.train_loss[k]),
+            "val loss": float(h.val_loss[k]),
+            "gap (val − train)": float(h.val_loss[k] - h.train_loss[k]),
         }
         if h.val_acc is not None:
-            row["val accuracy"] = float(h.val_acc[-1])
+            row["val accuracy"] = float(h.val_acc[k])
         row["status"] = h.message or f"running (epoch {h.epochs_done})"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -596,12 +668,18 @@ def history_frame(histories: Sequence[History], labels: Sequence[str]) -> pd.Dat
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def weights_frame(runs: Sequence[rl.VariantRun], labels: Sequence[str]) -> pd.DataFrame:
-    """Final weights of every finished variant: variant, layer, row (input), col (unit), w."""
+def weights_frame(
+    runs: Sequence[rl.VariantRun], labels: Sequence[str], restored: bool = True
+) -> pd.DataFrame:
+    """Weights of every finished variant's model (:func:`engine.reg_lab.model_params`: the
+    restored one of an early-stopped run, or with ``restored=False`` its last epoch's):
+    variant, epoch, layer, row (input), col (unit), w."""
     parts = []
     for run, label in zip(runs, labels, strict=True):
-        if run.final is None:
+        model = rl.model_params(run, restored)
+        if model is None:
             continue
+        params, epoch = model
         h = run.history
         for layer, (s, fi, fo) in enumerate(
             zip(h.weight_slices, h.sizes[:-1], h.sizes[1:], strict=True)
@@ -611,10 +689,11 @@ def weights_frame(runs: Sequence[rl.VariantRun], labels: Sequence[str]) -> pd.Da
                 pd.DataFrame(
                     {
                         "variant": label,
+                        "epoch": epoch,
                         "layer": layer + 1,
                         "row": rows,
                         "col": cols,
-                        "w": run.final[s],
+                        "w": params[s],
                     }
                 )
             )

@@ -5,7 +5,7 @@ the README caps table use exactly what the page uses. URL keys: data ``data, n, 
 inf``; network and optimizer ``depth, width, act, opt, lr``; schedule ``epochs, batch, seed``;
 ``nv`` variants, and per variant ``i = 1..4``: ``v<i>`` (kind), ``l1_<i>``, ``l2_<i>`` (λ's),
 ``m<i>`` (L1 method), ``p<i>`` (keep-prob), ``es<i>`` (early stopping on), ``pat<i>``
-(patience); views ``layer, hlog, ep, eps, glam``.
+(patience); views ``layer, hlog, ep, eps, glam, model, lossy``.
 """
 
 from __future__ import annotations
@@ -141,7 +141,24 @@ GEO_LAMBDA = Knob(
     extra={"slider": True},
     help="Penalty strength in the 2-weight picture.",
 )
-VIEW_KNOBS = (LAYER, LOG_COUNT, EPOCH, EPS, GEO_LAMBDA)
+MODEL = Knob(
+    "model",
+    "Model shown",
+    "choice",
+    "restored",
+    choices=("restored", "last"),
+    help="Early-stopped variants: the model the run ended with (its best epoch's weights, "
+    "restored) or the last epoch it trained.",
+)
+LOSS_AXIS = Knob(
+    "lossy",
+    "Loss axis",
+    "choice",
+    "auto",
+    choices=("auto", "linear", "log"),
+    help="auto: log scale when the losses span more than two powers of ten.",
+)
+VIEW_KNOBS = (LAYER, LOG_COUNT, EPOCH, EPS, GEO_LAMBDA, MODEL, LOSS_AXIS)
 
 
 def variant_knobs(i: int) -> tuple[Knob, ...]:
