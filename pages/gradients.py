@@ -19,6 +19,7 @@ from engine.activations import SATURATION
 from pages.common import budget_gate as gate
 from pages.common import jobs as pj
 from pages.common import urlstate
+from pages.common.ui import coloured
 from viz import gradients as vg
 from viz.common import color
 
@@ -26,7 +27,6 @@ JOB = "gradflow"
 # Charts redraw every 2 s while training (the progress line every 0.5 s): each redraw re-creates
 # the three Plotly charts in the browser (Streamlit 1.67, see pages/common/jobs.py).
 REDRAW_EVERY = 2.0
-_TAG = ("orange", "blue", "green", "violet")  # Streamlit colour names nearest the palette
 _BOX = {"healthy": "success", "vanishing": "warning", "dead": "warning"}
 
 st.title("Gradient flow")
@@ -83,7 +83,8 @@ urlstate.widget(N_KNOB)
 configs = []
 for i in range(1, n + 1):
     current = gf.config_from(values, i)
-    with sb.expander(f":{_TAG[i - 1]}[■ **{i}**] {current.label()}", expanded=n == 1):
+    # the marker in configuration i's own palette colour, the same as its card and lines
+    with sb.expander(f"{coloured('■', i - 1)} **{i}** {current.label()}", expanded=n == 1):
         row = {}
         for knob in gf.slot_knobs(i, gf.SLOT_DEFAULTS[i - 1]):
             row[knob.key] = urlstate.widget(knob, container=st)
@@ -116,6 +117,22 @@ with st.spinner("Measuring gradients at initialization..."):  # shown after 0.5 
     measured = gf.verdicts(configs, spec)
 profiles = [p for p, _ in measured]
 
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _figure(kind: str, cfgs: tuple, data: gf.DataSpec, labels: tuple, index: int = 0):
+    """A figure of the at-init profiles of ``cfgs`` on ``data``, built once per process for
+    every session asking for the same configurations (the profiles are deterministic
+    functions of them, memoized by the engine). Shared, not copied: never modified."""
+    if kind == "activations":
+        return vg.activation_panel()
+    profs = gf.profiles(cfgs, data)
+    if kind == "profile":
+        return vg.profile_figure(profs, list(labels))
+    if kind == "stats":
+        return vg.stats_figure(profs, list(labels))
+    return vg.ridgeline_figure(profs[0], labels[0], index)
+
+
 # --- 4. diagnosis, then the hero chart --------------------------------------------------------
 st.subheader("Diagnosis")
 for i, (col, (p, verdict)) in enumerate(zip(st.columns(len(profiles)), measured, strict=True)):
@@ -142,23 +159,31 @@ for i, (col, (p, verdict)) in enumerate(zip(st.columns(len(profiles)), measured,
         if verdict.fixes and n >= gf.MAX_CONFIGS:
             st.caption("Four configurations shown: lower the count to make room for a fix.")
 
-st.plotly_chart(vg.profile_figure(profiles, names), key="hero")
+st.plotly_chart(_figure("profile", tuple(configs), spec, tuple(names)), key="hero")
 st.caption(
     "Dashed lines: theory. For a linear net with W = c·I it is exact, c^(L-l); for sigmoid "
     "it is the upper bound ¼·‖W_l‖₂ per layer. With clipping, ‖∂L/∂W_l‖ is shown after clipping."
 )
 
+# lazy tabs: only the open one is built and sent (the URL's ``tab`` names it)
 stats_tab, hist_tab, train_tab, act_tab, why_tab = st.tabs(
-    ["Activation statistics", "Histograms", "Training (live)", "Activation functions", "Why"]
+    ["Activation statistics", "Histograms", "Training (live)", "Activation functions", "Why"],
+    key="tab",
+    on_change="rerun",
+    bind="query-params",
 )
-with stats_tab:
-    st.plotly_chart(vg.stats_figure(profiles, names))
+
+
+def _stats_view() -> None:
+    st.plotly_chart(_figure("stats", tuple(configs), spec, tuple(names)), key="stats")
     st.caption(
         "Saturated: "
         + "; ".join(f"{k}: {v}" for k, v in SATURATION.items() if k in ("sigmoid", "tanh"))
         + ". Dead: a ReLU unit whose pre-activation is ≤ 0 for every sample of the batch."
     )
-with hist_tab:
+
+
+def _histograms_view() -> None:
     pick = st.radio(
         "Configuration",
         range(len(profiles)),
@@ -166,7 +191,8 @@ with hist_tab:
         horizontal=True,
         key="hist_pick",
     )
-    st.plotly_chart(vg.ridgeline_figure(profiles[pick], names[pick], pick))
+    ridge = _figure("ridge", (configs[pick],), spec, (names[pick],), pick)
+    st.plotly_chart(ridge, key="ridge")
     st.caption(
         "As Glorot & Bengio (2010) plot them: a healthy net keeps every layer's histogram about "
         "as wide as the next; vanishing gradients squeeze the early layers to a spike at 0."
@@ -194,7 +220,7 @@ def _draw(snap) -> None:
             st.error(f"**{label}** {hist.message}.", icon=":material/trending_up:")
 
 
-with train_tab:
+def _training_view() -> None:
     st.caption(
         f"Trains every configuration for {steps} steps ({optimizer}, lr {lr:g}, batch "
         f"{train_spec.batch}) in the background; the heatmap fills live. Norms are of the "
@@ -223,14 +249,18 @@ with train_tab:
         redraw_every=REDRAW_EVERY,
         empty="Press **Start training**; the heatmap fills as steps arrive.",
     )
-with act_tab:
-    st.plotly_chart(vg.activation_panel())
+
+
+def _activations_view() -> None:
+    st.plotly_chart(_figure("activations", (), spec, ()), key="activations")
     st.caption(
         "Grey: where the unit passes (almost) no gradient. Sigmoid's derivative never exceeds "
         "0.25 and tanh's is near 0 beyond |z| ≈ 2.3; ReLU's is exactly 1 for z > 0 and 0 below "
         "(leaky ReLU keeps a small slope there, drawn at 0.1 to be visible)."
     )
-with why_tab:
+
+
+def _why_view() -> None:
     st.markdown("**A deep linear network** multiplies its input by every weight matrix:")
     st.latex(r"\hat Y = W^{[L]} W^{[L-1]} \cdots W^{[2]} W^{[1]} X")
     st.markdown("With every $W^{[l]} = c\\,I$ the output is $c^L X$, and backprop gives")
@@ -278,6 +308,23 @@ with why_tab:
         "caps the size of an exploding update so training does not blow up, but leaves the "
         "profile's shape as it is."
     )
+
+
+if stats_tab.open:
+    with stats_tab:
+        _stats_view()
+if hist_tab.open:
+    with hist_tab:
+        _histograms_view()
+if train_tab.open:
+    with train_tab:
+        _training_view()
+if act_tab.open:
+    with act_tab:
+        _activations_view()
+if why_tab.open:
+    with why_tab:
+        _why_view()
 
 # --- 5. sharing -------------------------------------------------------------------------------
 st.subheader("Share and export")

@@ -36,7 +36,8 @@ import streamlit as st
 
 from engine.jobs import Snapshot, Status
 from pages.common import jobs as pj
-from viz.common import color, fmt
+from pages.common.ui import coloured  # noqa: F401 (re-exported: the lab's helpers)
+from viz.common import fmt
 
 FINISH_WAIT = 1.5  # seconds: wait for a run that will finish this soon (its ETA says)
 POLL_FLOOR = 0.5  # seconds: the shortest interval between live polls
@@ -105,14 +106,6 @@ def sparsity_texts(exact: float, near: float, eps: float) -> tuple[str, str]:
     four metrics fit side by side. ``exact`` and ``near`` are fractions in [0, 1] (weights
     ``== 0`` and ``|w| < eps``)."""
     return f"{exact:.0%} :small[exactly zero]", f"|w| < {fmt(eps)}: {near:.0%}"
-
-
-def coloured(text: str, i: int, bold: bool = True) -> str:
-    """Markdown that shows ``text`` in variant ``i``'s colour (``viz.common.color``), for
-    labels of ``st.metric`` and the like (Streamlit's ``:color[...]{foreground=...}``)."""
-    safe = text.replace("[", "(").replace("]", ")")
-    body = f"**{safe}**" if bold else safe
-    return f':color[{body}]{{foreground="{color(i)}"}}'
 
 
 def summary_markdown(table: pd.DataFrame, labels: Sequence[str]) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from viz.common import color
+
 
 def ensure_router() -> None:
     """Make sure the page runs under ``app.py``'s ``st.navigation``, even on a deep link.
@@ -19,3 +21,11 @@ def ensure_router() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def coloured(text: str, i: int, bold: bool = True) -> str:
+    """Markdown that shows ``text`` in entry ``i``'s colour (``viz.common.color``), for labels
+    of ``st.metric``, expanders and the like (Streamlit's ``:color[...]{foreground=...}``)."""
+    safe = text.replace("[", "(").replace("]", ")")
+    body = f"**{safe}**" if bold else safe
+    return f':color[{body}]{{foreground="{color(i)}"}}'
