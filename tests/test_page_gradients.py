@@ -103,8 +103,25 @@ def test_overflow_preset_reports_the_layer_without_nan(open_page):
     assert "nan" not in _texts(at).lower().replace("nanmax", "")
 
 
+def test_only_the_open_tab_is_built(open_page):
+    at = open_page(PAGE)
+    charts = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+    assert charts == {"hero", "stats"}  # the first tab's; the others cost nothing until opened
+    assert not [b for b in at.button if b.key == "gradflow_start"] and not at.latex
+    for tab, chart in (("Histograms", "ridge"), ("Activation functions", "activations")):
+        at.session_state["tab"] = tab
+        at.run()
+        assert not at.exception
+        charts = {c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")}
+        assert charts == {"hero", chart}, (tab, charts)
+    at.session_state["tab"] = "Why"
+    assert at.run().latex
+
+
 def test_training_tab_offers_start_and_an_empty_state(open_page):
     at = open_page(PAGE)
+    at.session_state["tab"] = "Training (live)"
+    at.run()
     assert at.button(key="gradflow_start").label == "Start training"
     assert any("Press **Start training**" in i.value for i in at.info)
 
