@@ -103,3 +103,55 @@ def test_live_polls_keep_the_charts_mounted(app_url, page):
         timeout=10_000,
     )
     _no_exception(page)
+
+
+def _share_link(page) -> str:
+    """The text of the page's share-link box (the last code block of the page)."""
+    return page.locator('[data-testid="stCode"] code').last.inner_text().strip()
+
+
+def test_share_link_after_add_fix_reopens_every_network(app_url, page, browser):
+    page.goto(f"{app_url}/gradients")
+    page.get_by_text("Configuration 1").first.wait_for(timeout=180_000)  # a cold, busy server
+    page.get_by_role("button", name="Deep sigmoid, small init").click()
+    page.wait_for_url("**act1=sigmoid**")
+    fix = page.get_by_role("button", name="Add fix: Residual → Healthy")
+    fix.wait_for()
+    fix.click()
+    page.wait_for_url("**res2=true**")
+    page.get_by_text("Configuration 2").first.wait_for()
+    link = _share_link(page)
+    assert "n=2" in link and "res2=true" in link and "act2=sigmoid" in link, link
+    page.screenshot(path=str(ARTIFACTS / "gradients_fix_added.png"), full_page=True)
+
+    # the link in a fresh session (a new browser context: another visitor)
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other.set_default_timeout(90_000)
+    other.goto(link)
+    other.get_by_text("Configuration 2").first.wait_for()
+    cards = other.locator('[data-testid="stVerticalBlockBorderWrapper"]')
+    text = " ".join(cards.all_inner_texts())
+    assert "sigmoid · normal σ=0.1 · 20×64 · residual" in text, text
+    assert "Healthy" in text and "Vanishing" in text
+    _no_exception(other)
+    other.context.close()
+
+
+def test_navigating_from_gradients_to_regularization_keeps_each_page_its_own(app_url, page):
+    page.goto(f"{app_url}/gradients?n=1&batch=64&seed=5&data=circles")
+    page.get_by_text("Configuration 1").first.wait_for()
+    page.get_by_role("link", name="Regularization").click()
+    page.wait_for_url("**/regularization**")
+    page.get_by_text("Share and export").wait_for()
+    page.wait_for_timeout(1500)
+    warnings = page.locator('[data-testid="stAlertContentWarning"]').all_inner_texts()
+    assert not [w for w in warnings if "instead" in w], warnings
+    assert "n=" not in page.url and "seed=" not in page.url, page.url
+    # and back: the gradients page as it was left, its link included
+    page.get_by_role("link", name="Gradient flow").click()
+    page.wait_for_url("**/gradients?**")
+    page.get_by_text("Configuration 1").first.wait_for()
+    for part in ("n=1", "batch=64", "seed=5", "data=circles"):
+        assert part in page.url, page.url
+    assert page.get_by_text("Configuration 2").count() == 0
+    _no_exception(page)
