@@ -123,7 +123,7 @@ def test_summary_markdown_has_a_row_per_variant_with_its_colour(runs):
     table = vr.summary_table(hs, labels)
     text = live.summary_markdown(table, labels)
     head, rule, *rows = text.splitlines()
-    assert head.startswith("| variant | best val loss |") and rule.startswith("|---|")
+    assert head.startswith("| variant | epoch shown | best val loss |") and rule.startswith("|---|")
     assert len(rows) == len(labels)
     for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
         assert row.startswith(f"| {live.coloured(label, i)} |")
