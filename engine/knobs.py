@@ -187,8 +187,10 @@ def caps_table(groups: dict[str, Sequence[Knob]]) -> str:
 # README. The environment may override the cache budget: NNVIZ_CACHE_MB=512.
 RESULT_CACHE_BYTES = int(float(os.environ.get("NNVIZ_CACHE_MB", 256)) * 2**20)
 """Budget of the finished-results cache shared by all sessions (LRU, bytes of arrays)."""
-CHUNK_SECONDS = 0.25
-"""Target duration of one job chunk (steps run between two publications / control checks)."""
+CHUNK_SECONDS = 0.5
+"""Target duration of one job chunk (steps run between two publications / control checks).
+Each chunk carries the task's state both ways (2.1 MB for the Gradient-flow page's three
+default nets: ~40-80 ms of pickling per chunk), so shorter chunks cost a larger share."""
 IDLE_PAUSE_SECONDS = 30.0
 """A job nobody polls for this long pauses (no next chunk) and resumes when polled again.
 Generous: a visible page polls every 0.5 s, but a loaded server may take seconds per poll."""
