@@ -1,12 +1,14 @@
 """Figures and tables for the Optimizer race: pure ``(surface, RaceResult, options) -> output``.
 
-* :func:`contour_figure`: the hero. Contours of f (log-spaced when ``surface.log_contours``),
-  minima and start marked, every racer's path animated with Plotly frames (play/pause and a
-  step slider that moves all racers together). Frames update only the moving traces and are
-  subsampled to at most ``max_frames``; coordinates are rounded to 1e-5 of the domain width,
-  which keeps the default figure's JSON well under 2 MB. An invisible grid of scatter points
-  over the map makes it clickable: Streamlit reports selections on scatter points but not on
-  contour traces (streamlit #8760), so the page reads a selected grid point as the new start.
+* :func:`contour_figure`: the hero. The surface as a filled-contour image (log-spaced when
+  ``surface.log_contours``), minima and start marked, every racer's path, animated with Plotly
+  frames (play/pause and a step slider that moves all racers together). The animation is
+  light: frames carry only what moves (each racer's head and a short bold tail, over its full
+  path drawn once and faded while it plays), at most ``max_frames`` of them; the default map is
+  ~0.2 MB of JSON. An invisible grid of scatter points over the map makes it clickable:
+  Streamlit reports selections on scatter points but not on contour traces (streamlit #8760),
+  so the page reads a selected grid point as the new start. :func:`surface_layer` (image,
+  click grid, colour bar) depends on the surface only, so pages cache it by surface.
 * :func:`loss_figure`: f(θ_t) - f* per step on a log axis.
 * :func:`surface3d_figure`: the surface in 3D with the paths on it (not animated: Streamlit
   resets 3D cameras on animation, streamlit #4653).
@@ -34,9 +36,13 @@ from viz.common import (
 from viz.raster import band_greys, contour_png
 
 MAX_FRAMES = 100
-STATIC_POINTS = 2000  # points per path in the non-animated (final) view
-CLICK_GRID = 50  # clickable points per axis
+STATIC_POINTS = 600  # points per path in the static (hoverable) path traces
+LOSS_POINTS = 2000  # points per curve of the loss chart
+CLICK_GRID = 40  # clickable points per axis (~1/40 of the domain apart)
 CONTOUR_GRID = 400  # pixels per side of the background image
+CONTOUR_LEVELS = 24
+TAIL = 6  # frame points in a racer's bold tail while the animation plays (6% of the race)
+FAINT = 0.3  # opacity of the full paths while the animation plays (or before the cursor)
 CLICK_TRACE_NAME = "click-grid"
 
 
@@ -71,12 +77,6 @@ def contour_values(surface, z: np.ndarray, ref: np.ndarray | None = None) -> tup
     return np.minimum(z, hi), "f(x, y)"
 
 
-def _round(a: np.ndarray, surface) -> np.ndarray:
-    """Round coordinates to 1e-5 of the domain width (invisible; shrinks the JSON ~3x)."""
-    decimals = int(5 - np.floor(np.log10(surface.width)))
-    return np.round(a, decimals)
-
-
 def frame_steps(steps: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
     """The steps shown as animation frames: at most ``max_frames``, first and last included."""
     return np.unique(np.linspace(0, steps, min(max_frames, steps + 1)).round().astype(int))
@@ -91,30 +91,127 @@ def _f32(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float32)
 
 
-def _trail(e, i: int, idx: np.ndarray, hover: bool) -> dict:
-    """Racer ``i``'s path through the steps ``idx`` (a dict: frames skip Plotly validation).
+def _short(a: np.ndarray, decimals: int) -> list[float]:
+    """A short JSON list: values rounded to ``decimals`` (frames: ~1/10,000 of the domain,
+    far below a pixel; shorter than base64 for the few points a frame carries)."""
+    return np.round(np.asarray(a, dtype=np.float64), decimals).tolist()
 
-    Only the finished trail carries hover data; mid-animation trails skip hover so a hover
-    never shows another frame's numbers."""
-    trace = {
+
+def surface_layer(surface) -> dict:
+    """What the map draws of the surface alone, independent of the racers: the background
+    image (filled contours as a PNG, :mod:`viz.raster`), the clickable grid and the colour bar
+    trace. Pages cache it by surface, so a changed racer never rebuilds it."""
+    xs, ys, z = _grid(surface, CONTOUR_GRID)
+    values, ztitle = contour_values(surface, z)
+    gx, gy, gz = _grid(surface, CLICK_GRID)
+    mx, my = np.meshgrid(gx, gy)
+    (x0, x1), (y0, y1) = surface.domain
+    greys = band_greys(CONTOUR_LEVELS)
+    scale = [
+        [k / (CONTOUR_LEVELS - 1), f"rgb({g:.0f},{g:.0f},{g:.0f})"] for k, g in enumerate(greys)
+    ]
+    cmin, cmax = float(np.nanmin(values)), float(np.nanmax(values))
+    with np.errstate(all="ignore"):
+        gf = np.where(np.isfinite(gz), gz, np.nan)
+    click = go.Scatter(
+        x=_f32(mx.ravel()),
+        y=_f32(my.ravel()),
+        mode="markers",
+        marker={"size": 9, "opacity": 0, "color": "#888888"},  # invisible, clickable, hoverable
+        customdata=_f32(gf.ravel()),
+        name=CLICK_TRACE_NAME,
+        showlegend=False,
+        hovertemplate=(
+            f"x = %{{x:{HOVER_NUM}}}, y = %{{y:{HOVER_NUM}}}<br>"
+            f"f = %{{customdata:{HOVER_NUM}}}<br>click to start here<extra></extra>"
+        ),
+    ).to_plotly_json()
+    colorbar = go.Scatter(
+        x=[x0, x0],
+        y=[y0, y0],
+        mode="markers",
+        marker={
+            "size": 0.1,
+            "opacity": 0,
+            "color": [cmin, cmax],
+            "cmin": cmin,
+            "cmax": cmax,
+            "colorscale": scale,
+            "showscale": True,
+            "colorbar": {"title": {"text": ztitle, "side": "right"}, "thickness": 12},
+        },
+        name="colour scale",
+        showlegend=False,
+        hoverinfo="skip",
+    ).to_plotly_json()
+    image = {
+        "source": contour_png(values, CONTOUR_LEVELS),
+        "xref": "x",
+        "yref": "y",
+        "x": x0,
+        "y": y1,
+        "sizex": x1 - x0,
+        "sizey": y1 - y0,
+        "sizing": "stretch",
+        "layer": "below",
+        "opacity": 0.85,
+    }
+    return {"image": image, "traces": [click, colorbar]}
+
+
+def _path(e, i: int, idx: np.ndarray, faint: bool) -> dict:
+    """Racer ``i``'s whole path (static; the legend entry and the hover with step and f).
+
+    When every step is drawn the step is the point's index (``%{pointNumber}``), so only f
+    travels as ``customdata``."""
+    every = len(idx) == len(e.loss)
+    step = "%{pointNumber}" if every else "%{customdata[0]}"
+    loss = "%{customdata" + ("" if every else "[1]") + f":{HOVER_NUM}}}"
+    return {
         "type": "scatter",
         "x": _f32(e.path[idx, 0]),
         "y": _f32(e.path[idx, 1]),
         "mode": "lines",
         "line": {"color": color(i), "width": 2.5},
+        "opacity": FAINT if faint else 1.0,
         "name": _legend_name(e),
         "legendgroup": f"r{i}",
+        "customdata": _f32(e.loss[idx] if every else np.stack([idx, e.loss[idx]], axis=-1)),
+        "hovertemplate": (
+            f"<b>{e.label}</b><br>step {step}<br>x = %{{x:{HOVER_NUM}}}, "
+            f"y = %{{y:{HOVER_NUM}}}<br>f = {loss}<extra></extra>"
+        ),
     }
-    if hover:
-        trace["customdata"] = np.stack([idx, e.loss[idx]], axis=-1)
-        trace["hovertemplate"] = (
-            f"<b>{e.label}</b><br>step %{{customdata[0]}}<br>x = %{{x:{HOVER_NUM}}}, "
-            f"y = %{{y:{HOVER_NUM}}}<br>f = %{{customdata[1]:{HOVER_NUM}}}<extra></extra>"
-        )
-        trace["hoverinfo"] = None
-    else:
-        trace["hoverinfo"] = "skip"
-    return trace
+
+
+def _trail(e, i: int, idx: np.ndarray, decimals: int) -> dict:
+    """Racer ``i``'s bold path through the steps ``idx`` (the part drawn over the faint path:
+    up to the cursor when the map opens mid-race, the tail while it plays)."""
+    return {
+        "type": "scatter",
+        "x": _short(e.path[idx, 0], decimals),
+        "y": _short(e.path[idx, 1], decimals),
+        "mode": "lines",
+        "line": {"color": color(i), "width": 3},
+        "name": e.label,
+        "legendgroup": f"r{i}",
+        "showlegend": False,
+        "hoverinfo": "skip",
+    }
+
+
+def _head_marker(result, step: int) -> dict:
+    es = result.entries
+    diverged = [0 <= int(e.diverged_at) <= step for e in es]
+    return {
+        "color": [color(i) for i in range(len(es))],
+        "size": [18 if d else 12 for d in diverged],
+        "symbol": [MARKER_DIVERGED if d else "circle" for d in diverged],
+        "line": {
+            "width": [3 if d else 1.5 for d in diverged],
+            "color": [color(i) if d else "white" for i, d in enumerate(diverged)],
+        },
+    }
 
 
 def _heads(result, step: int) -> dict:
@@ -126,15 +223,7 @@ def _heads(result, step: int) -> dict:
         "x": _f32([e.path[step, 0] for e in es]),
         "y": _f32([e.path[step, 1] for e in es]),
         "mode": "markers",
-        "marker": {
-            "color": [color(i) for i in range(len(es))],
-            "size": [18 if d else 12 for d in diverged],
-            "symbol": [MARKER_DIVERGED if d else "circle" for d in diverged],
-            "line": {
-                "width": [3 if d else 1.5 for d in diverged],
-                "color": [color(i) if d else "white" for i, d in enumerate(diverged)],
-            },
-        },
+        "marker": _head_marker(result, step),
         "showlegend": False,
         "name": "racers",
         "text": [
@@ -143,6 +232,7 @@ def _heads(result, step: int) -> dict:
             for e, d in zip(es, diverged, strict=True)
         ],
         "hovertemplate": "%{text}<extra></extra>",
+        "hoverinfo": "all",
     }
 
 
@@ -156,59 +246,39 @@ def contour_figure(
     *,
     max_frames: int = MAX_FRAMES,
     frame_ms: int = 60,
-    height: int = 560,
+    height: int = 520,
     show_step: int | None = None,
     overlays: tuple = (),
+    layer: dict | None = None,
 ) -> go.Figure:
     """The animated race map (single start: each ``EntryResult.path`` is ``(steps+1, 2)``).
 
     ``show_step``: the step the map opens on (default: the finished race); it is always one of
     the frames, so the slider starts there. ``overlays``: extra static traces drawn under the
     racers (e.g. a noisy race's seed clouds from :func:`viz.race_seeds.seed_cloud_traces`).
+    ``layer``: :func:`surface_layer` of ``surface`` (built here when not given; pages pass
+    their cached one).
 
-    The surface is a layout image (filled contours, :mod:`viz.raster`): Plotly wipes contour
-    traces while it plays frames. Trace order: 0 click grid (also the colour bar), 1 minima,
-    2 start, ``3 + i`` racer ``i``'s path,
-    last: all racers' current positions. Frames carry only the paths and positions, built as
-    plain dicts (validating ~1,000 frame traces would take seconds). The figure opens on the
-    finished race; Play replays it from step 0, or resumes after Pause.
+    Light animation (the whole figure is re-sent on every rerun that changes it): the surface
+    is a layout image, untouched by frames (Plotly wipes contour traces while it plays frames);
+    each racer's full path is a static trace drawn once, bold when the map shows the finished
+    race and faint while it plays. Frames carry only what moves: each racer's bold tail (the
+    last :data:`TAIL` frame points), the heads, and the paths' opacity (a few bytes); the last
+    frame restores the finished picture. Frames are plain dicts (validating ~1,000 frame traces
+    would take seconds).
+
+    Trace order: 0 click grid, 1 colour bar, 2 minima, 3 start, overlays, then the ``n``
+    racers' paths, their ``n`` bold trails, and last all racers' heads (the moving traces
+    are the last ``2n + 1``). The figure opens on ``show_step``; Play replays from step 0,
+    or resumes after Pause.
     """
-    xs, ys, z = _grid(surface, CONTOUR_GRID)
-    values, ztitle = contour_values(surface, z)
-    gx, gy, gz = _grid(surface, CLICK_GRID)
-    mx, my = np.meshgrid(gx, gy)
+    layer = surface_layer(surface) if layer is None else layer
     minima = np.asarray(surface.minima, dtype=np.float64).reshape(-1, 2)
     start = np.asarray(result.starts, dtype=np.float64).reshape(2)
     steps = int(result.steps)
     full = _subsample(steps, STATIC_POINTS)
-    levels = 24
-    greys = band_greys(levels)
+    decimals = int(3 - np.floor(np.log10(surface.width)))  # 1/1000 of the width: < 1 px
     static = [
-        go.Scatter(
-            x=_f32(mx.ravel()),
-            y=_f32(my.ravel()),
-            mode="markers",
-            # Invisible markers (clickable, hoverable) that also carry the colour bar.
-            marker={
-                "size": 9,
-                "opacity": 0,
-                "color": _f32(contour_values(surface, gz, ref=z)[0].ravel()),
-                "cmin": float(np.nanmin(values)),
-                "cmax": float(np.nanmax(values)),
-                "colorscale": [
-                    [k / (levels - 1), f"rgb({g:.0f},{g:.0f},{g:.0f})"] for k, g in enumerate(greys)
-                ],
-                "showscale": True,
-                "colorbar": {"title": {"text": ztitle, "side": "right"}, "thickness": 12},
-            },
-            customdata=gz.ravel(),
-            name=CLICK_TRACE_NAME,
-            showlegend=False,
-            hovertemplate=(
-                f"x = %{{x:{HOVER_NUM}}}, y = %{{y:{HOVER_NUM}}}<br>"
-                f"f = %{{customdata:{HOVER_NUM}}}<br>click to start here<extra></extra>"
-            ),
-        ),
         go.Scatter(
             x=minima[:, 0],
             y=minima[:, 1],
@@ -231,51 +301,62 @@ def contour_figure(
             hovertemplate=f"start (%{{x:{HOVER_NUM}}}, %{{y:{HOVER_NUM}}})<extra></extra>",
         ),
     ]
-    static = [t.to_plotly_json() for t in (*static, *overlays)]
+    static = [*layer["traces"], *(t.to_plotly_json() for t in (*static, *overlays))]
     shown = frame_steps(steps, max_frames)
     at = steps if show_step is None else int(min(max(show_step, 0), steps))
     shown = np.union1d(shown, [at])
     opening = int(np.searchsorted(shown, at))
-    idx0 = full if at == steps else shown[: opening + 1]
-    data = static + [_trail(e, i, idx0, at == steps) for i, e in enumerate(result.entries)]
+    es = result.entries
+    n = len(es)
+    finished = at == steps
+    before = np.union1d(full[full <= at], [at])
+    data = static + [_path(e, i, full, not finished) for i, e in enumerate(es)]
+    data += [_trail(e, i, before[: 0 if finished else None], decimals) for i, e in enumerate(es)]
     data.append(_heads(result, at))
 
-    moving = list(range(len(static), len(data)))
+    paths = list(range(len(static), len(static) + n))
+    moving = list(range(len(static) + n, len(data)))  # trails and heads
+    any_diverged = any(int(e.diverged_at) >= 0 for e in es)
     frames = []
-    for n, step in enumerate(shown):
-        last = n == len(shown) - 1
-        idx = full if last else shown[: n + 1]
-        racers = [_trail(e, i, idx, last) for i, e in enumerate(result.entries)]
-        frames.append(
-            {"name": str(step), "data": [*racers, _heads(result, int(step))], "traces": moving}
-        )
+    for k, step in enumerate(shown):
+        step = int(step)
+        if k == len(shown) - 1:  # the finished race, as the map opens by default
+            trails = [{"x": [], "y": []}] * n
+            heads = _heads(result, step)
+            heads = {key: heads[key] for key in ("x", "y", "marker", "text", "hoverinfo")}
+        else:
+            tail = shown[max(k - TAIL, 0) : k + 1]
+            trails = [
+                {"x": _short(e.path[tail, 0], decimals), "y": _short(e.path[tail, 1], decimals)}
+                for e in es
+            ]
+            heads = {
+                "x": _short([e.path[step, 0] for e in es], decimals),
+                "y": _short([e.path[step, 1] for e in es], decimals),
+                "hoverinfo": "skip",  # the paths' hover tells step and f while it plays
+            }
+            if any_diverged:
+                heads["marker"] = _head_marker(result, step)
+        frame = {"name": str(step), "data": [*trails, heads], "traces": moving}
+        if k == 0 or k == len(shown) - 1:  # Play fades the full paths; the end restores them
+            opacity = [{"opacity": FAINT if k == 0 else 1.0}] * n
+            frame.update(data=[*opacity, *trails, heads], traces=paths + moving)
+        frames.append(frame)
 
     anim = {"mode": "immediate", "transition": {"duration": 0}}
     still = {**anim, "frame": {"duration": 0, "redraw": False}}
     play = {**anim, "fromcurrent": True, "frame": {"duration": frame_ms, "redraw": False}}
     (x0, x1), (y0, y1) = surface.domain
-    layout = base_layout(f"{surface.title}: {len(result.entries)} optimizers, {steps:,} steps")
+    layout = base_layout(f"{surface.title}: {n} optimizers, {steps:,} steps")
     names = [t.get("name") for t in data if t.get("showlegend", True) is not False]
-    top = legend_top_margin([n for n in names if n and n != CLICK_TRACE_NAME])
+    top = legend_top_margin([name for name in names if name and name != CLICK_TRACE_NAME], 70)
     layout.update(
-        height=height + top - 110,  # the plot area keeps its size whatever the legend needs
-        margin={"l": 60, "r": 20, "t": top, "b": 110},
-        xaxis={"title": {"text": "x"}, "range": [x0, x1], "constrain": "domain"},
-        yaxis={"title": {"text": "y"}, "range": [y0, y1]},
-        images=[
-            {
-                "source": contour_png(values, levels),
-                "xref": "x",
-                "yref": "y",
-                "x": x0,
-                "y": y1,
-                "sizex": x1 - x0,
-                "sizey": y1 - y0,
-                "sizing": "stretch",
-                "layer": "below",
-                "opacity": 0.85,
-            }
-        ],
+        height=height + top - 70,  # the plot area keeps its size whatever the legend needs
+        margin={"l": 50, "r": 10, "t": top, "b": 96},
+        xaxis={"title": {"text": "x", "standoff": 4}, "range": [x0, x1], "constrain": "domain"},
+        yaxis={"title": {"text": "y", "standoff": 4}, "range": [y0, y1]},
+        images=[layer["image"]],
+        template={"layout": {}},  # Streamlit's theme styles it; Plotly's default is ~7 KB
         dragmode="pan",
         clickmode="event+select",
         updatemenus=[
@@ -283,7 +364,7 @@ def contour_figure(
                 "type": "buttons",
                 "direction": "left",
                 "x": 0.0,
-                "y": -0.1,
+                "y": -0.08,
                 "xanchor": "left",
                 "yanchor": "top",
                 "pad": {"r": 10, "t": 10},
@@ -299,7 +380,7 @@ def contour_figure(
                 "active": opening,
                 "x": 0.2,
                 "len": 0.8,
-                "y": -0.04,
+                "y": -0.02,
                 "yanchor": "top",
                 "pad": {"t": 10},
                 "currentvalue": {"prefix": "step ", "visible": True, "xanchor": "left"},
@@ -329,10 +410,10 @@ def legend_rows(names: list[str], width: int = LEGEND_WIDTH_PX) -> int:
     return rows
 
 
-def legend_top_margin(names: list[str]) -> int:
+def legend_top_margin(names: list[str], floor: int = 110) -> int:
     """Top margin with room for the title (~50 px) and every legend row (~24 px each), at
-    least the map's usual 110 px: the legend sits between them and never covers the title."""
-    return max(110, 56 + 24 * legend_rows(names))
+    least ``floor`` px: the legend sits between them and never covers the title."""
+    return max(floor, 56 + 24 * legend_rows(names))
 
 
 def loss_figure(surface, result, height: int = 420) -> go.Figure:
@@ -340,7 +421,7 @@ def loss_figure(surface, result, height: int = 420) -> go.Figure:
     log = surface.min_value is not None
     fig = go.Figure()
     for i, e in enumerate(result.entries):
-        idx = _subsample(int(result.steps), STATIC_POINTS)
+        idx = _subsample(int(result.steps), LOSS_POINTS)
         y = e.loss[idx] - surface.min_value if log else e.loss[idx]
         if log:
             y = np.maximum(y, 1e-16)
