@@ -30,9 +30,11 @@ PAGES = [
     ("pages/gradients.py", "Gradient flow", ":material/layers:", "gradients", "Depth vs gradient"),
 ]
 
+# An emoji favicon is drawn inline by the browser; a ":material/...:" page icon is fetched from
+# fonts.gstatic.com (blocked offline). The sidebar's Material icons come with Streamlit's font.
 st.set_page_config(
     page_title="Training dynamics, visualized",
-    page_icon=":material/ssid_chart:",
+    page_icon="📉",
     layout="wide",
 )
 

@@ -16,6 +16,8 @@ deterministically; "use the tuned rates" writes them into the link explicitly).
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from engine import race, surfaces
@@ -31,8 +33,8 @@ from viz.race_notes import NOTES
 
 st.title("Optimizer race")
 st.caption(
-    "Each racer starts at the same point and follows its own update rule downhill. "
-    "Press ▶ Play to watch them race, drag the slider to scrub, click the map to move the start."
+    "From ○ toward ★ (the global minimum), each racer follows its own update rule. "
+    "▶ Play to race them; click the map to move the start."
 )
 
 # A shared link may carry only ?formula=...: that means the custom surface.
@@ -118,6 +120,7 @@ def _on_map_select() -> None:
     points = st.session_state.get("map", {}).get("selection", {}).get("points", [])
     if points:
         _set_start(points[0]["x"], points[0]["y"])
+        st.session_state[views.RERUN_APP] = True  # the map lives in a fragment: rerun the page
 
 
 if "_start_click" in st.session_state:  # a basin-map click, from the previous run
@@ -186,7 +189,10 @@ config = rc.RaceConfig(
 )
 
 # --- 3. the view selector -----------------------------------------------------------------
-view = st.segmented_control(
+# One compact row (view selector beside the formula) keeps the map and its ▶ Play button
+# above the fold on a 1280x800 laptop screen.
+pick, formula_box = st.columns([2, 5], vertical_alignment="center")
+view = pick.segmented_control(
     "View",
     list(rc.VIEWS),
     default=rc.VIEW.default,
@@ -194,16 +200,20 @@ view = st.segmented_control(
     bind="query-params",
     required=True,
     label_visibility="collapsed",
+    help=" ".join(rc.VIEWS.values()),
 )
 view = view if view in rc.VIEWS else rc.VIEW.default
-st.caption(rc.VIEWS[view])
 if view == "network":
+    st.caption(rc.VIEWS[view])
     race_network.network_view(specs, defaults, config, surface.title)
     st.stop()
-st.latex(surface.latex)
+# a long formula (Ackley, Goldstein-Price, some of yours) needs the full width
+(formula_box if len(surface.latex) <= 80 else st).latex(surface.latex)
+if view != "race":
+    st.caption(rc.VIEWS[view])
 if formula_error:
     st.caption(rc.rejected_note(formula_error, formula))
-elif surface.note:
+elif surface.note and view != "race":
     st.caption(surface.note)
 if formula:
     bad = nonfinite_fraction(surface.f, surface.domain)
@@ -253,12 +263,105 @@ def run(config: rc.RaceConfig) -> race.RaceResult:
     )
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def surface_layer(key: str, _surface) -> dict:
+    """The map's surface background (contour image, click grid, colour bar), once per surface:
+    a changed racer, start or step never rebuilds it. ``key``: the surface's name and formula."""
+    return vr.surface_layer(_surface)
+
+
 @st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=_BY_KEY)
 def hero_figure(config: rc.RaceConfig, at: int, seeds: int, _result: race.RaceResult, _clouds):
     """The animated map, built once per (config, opening step, seeds) and shared read-only
     (copying ~100 frames per rerun would cost more than building them)."""
     overlays = tuple(rs.seed_cloud_traces(_clouds, legend=False)) if _clouds else ()
-    return vr.contour_figure(config.surface_obj(), _result, show_step=at, overlays=overlays)
+    surface = config.surface_obj()
+    layer = surface_layer(json.dumps([config.surface, repr(config.formula)]), surface)
+    return vr.contour_figure(surface, _result, show_step=at, overlays=overlays, layer=layer)
+
+
+def _tab_names(tuned) -> list[str]:
+    return [
+        "Leaderboard",
+        "Loss per step",
+        "Inside the optimizer",
+        *(["Fair race"] if tuned else []),
+        "3D view",
+        "How each optimizer works",
+    ]
+
+
+@st.fragment
+def race_area(config: rc.RaceConfig, result, clouds, tuned, crit: str, note: str) -> None:
+    """Everything under the controls that does not change the race: the map, the step cursor,
+    the tabs and the share box. A fragment: moving the cursor or opening a tab reruns only
+    this (the race itself stays cached), and only the open tab is built and sent."""
+    if st.session_state.pop(views.RERUN_APP, False):
+        st.rerun()  # a click in here changed the race's settings (start, tuned rates)
+    surface = config.surface_obj()
+    map_slot = st.container()
+    at = urlstate.widget(rc.step_knob(config.steps), container=st)
+    if note:
+        st.caption(note)
+    hero = hero_figure(config, int(at), int(clouds[0].n_seeds) if clouds else 0, result, clouds)
+    map_slot.plotly_chart(
+        hero,
+        key="map",
+        on_select=_on_map_select,
+        selection_mode="points",
+        config={"displaylogo": False, "scrollZoom": False},
+    )
+    if clouds:
+        st.caption(
+            f"σ = {fmt(config.noise)}: dashed lines are each racer's mean path over "
+            f"{clouds[0].n_seeds} seeds, dots their end points."
+        )
+    for e in result.entries:
+        if int(e.diverged_at) >= 0:
+            st.error(vr.stop_message(e), icon=":material/trending_up:")
+
+    names = _tab_names(tuned)
+    tabs = dict(zip(names, st.tabs(names, key="tab", bind="query-params"), strict=True))
+    if tabs["Leaderboard"].open:
+        with tabs["Leaderboard"]:
+            st.table(vr.leaderboard_table(surface, result))
+            st.caption(vr.leaderboard_rule(surface, result))
+    if tabs["Loss per step"].open:
+        with tabs["Loss per step"]:
+            st.plotly_chart(vr.loss_figure(surface, result))
+            if clouds:
+                views.seed_loss_chart(config, clouds)
+    if tabs["Inside the optimizer"].open:
+        with tabs["Inside the optimizer"]:
+            st.plotly_chart(inside_figure(result, int(at)), key="inside")
+            st.caption(inside_caption(result))
+    if tuned and tabs["Fair race"].open:
+        with tabs["Fair race"]:
+            views.fair_race_tab(tuned, crit)
+    if tabs["3D view"].open:
+        with tabs["3D view"]:
+            st.plotly_chart(vr.surface3d_figure(surface, result))
+    if tabs["How each optimizer works"].open:
+        with tabs["How each optimizer works"]:
+            for spec in config.racers:
+                rule, intuition = NOTES.get(spec.preset, ("", ""))
+                st.markdown(f"**{spec.preset}**")
+                if rule:
+                    st.latex(rule)
+                st.caption(intuition)
+
+    # sharing: in the fragment, so the link follows the cursor and the open tab
+    st.subheader("Share and export")
+    left, right = st.columns([3, 1])
+    urlstate.share_link(container=left)
+    right.download_button(
+        "Download trajectories (CSV)",
+        vr.trajectories(result).to_csv(index=False),
+        file_name=f"race_{surface.name}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
 
 
 tuned = None
@@ -268,70 +371,12 @@ if tune_on:
         config = views.tuned_config(config, tuned)
 result = run(config)
 clouds = views.seed_clouds(config, int(n_seeds)) if config.noise > 0 and n_seeds > 1 else None
-at_knob = rc.step_knob(config.steps)
-at = min(int(values.get("at", config.steps)), config.steps)
-hero = hero_figure(config, at, int(n_seeds) if clouds else 0, result, clouds)
 
-# --- 5. views ------------------------------------------------------------------------------
+# --- 5. the open view ----------------------------------------------------------------------
 if tune_on:
     st.info(
         f"Fair race: every racer runs with its own best learning rate ({rates} rates shown; "
         f"criterion: {crit}). See the *Fair race* tab.",
         icon=":material/balance:",
     )
-st.plotly_chart(
-    hero,
-    key="map",
-    on_select=_on_map_select,
-    selection_mode="points",
-    config={"displaylogo": False, "scrollZoom": False},
-)
-at = urlstate.widget(at_knob, container=st)
-if clouds:
-    st.caption(
-        f"σ = {fmt(config.noise)}: dashed lines are each racer's mean path over "
-        f"{clouds[0].n_seeds} seeds, dots their end points."
-    )
-for e in result.entries:
-    if int(e.diverged_at) >= 0:
-        st.error(vr.stop_message(e), icon=":material/trending_up:")
-
-names = ["Leaderboard", "Loss per step", "Inside the optimizer"]
-names += ["Fair race"] if tuned else []
-names += ["3D view", "How each optimizer works"]
-tabs = dict(zip(names, st.tabs(names), strict=True))
-with tabs["Leaderboard"]:
-    st.table(vr.leaderboard_table(surface, result))
-    st.caption(vr.leaderboard_rule(surface, result))
-with tabs["Loss per step"]:
-    st.plotly_chart(vr.loss_figure(surface, result))
-    if clouds:
-        views.seed_loss_chart(config, clouds)
-with tabs["Inside the optimizer"]:
-    st.plotly_chart(inside_figure(result, at), key="inside")
-    st.caption(inside_caption(result))
-if tuned:
-    with tabs["Fair race"]:
-        views.fair_race_tab(tuned, crit)
-with tabs["3D view"]:
-    st.plotly_chart(vr.surface3d_figure(surface, result))
-with tabs["How each optimizer works"]:
-    for spec in specs:
-        rule, intuition = NOTES.get(spec.preset, ("", ""))
-        st.markdown(f"**{spec.preset}**")
-        if rule:
-            st.latex(rule)
-        st.caption(intuition)
-
-# --- 6. sharing ------------------------------------------------------------------------------
-st.subheader("Share and export")
-left, right = st.columns([3, 1])
-urlstate.share_link(container=left)
-right.download_button(
-    "Download trajectories (CSV)",
-    vr.trajectories(result).to_csv(index=False),
-    file_name=f"race_{surface.name}.csv",
-    mime="text/csv",
-    on_click="ignore",
-    icon=":material/download:",
-)
+race_area(config, result, clouds, tuned, crit, "" if formula_error else surface.note)

@@ -21,7 +21,14 @@ def _board(at):
 
 def _fair_table(at):
     """The Fair race tab's tuned-vs-default table (entries as the index)."""
-    return at.table[1].value
+    return next(t.value for t in at.table if "tuned lr" in t.value.columns)
+
+
+def _open_tab(at, name: str):
+    """Switch the race's tabs to ``name`` (only the open tab is built) and rerun."""
+    at.session_state["tab"] = name
+    at.query_params["tab"] = name
+    return at.run()
 
 
 def _racers(at) -> list[str]:
@@ -161,14 +168,15 @@ def _chart_titled(at, words: str) -> dict:
 
 
 def test_fair_race_from_the_url_shows_tuned_rates_and_score_curves(open_page):
-    at = open_page(PAGE, tune="1", crit="dist")
+    at = open_page(PAGE, tune="1", crit="dist", tab="Fair race")
     assert not at.exception and not at.warning
-    board, table = _board(at), _fair_table(at)
-    assert all(" tuned lr=" in r for r in board["racer"]), list(board["racer"])
+    table = _fair_table(at)
     assert list(table.columns[:3]) == ["default lr", "tuned lr", "tuned from"]
     assert len(table) == 5 and (table["default lr"] != table["tuned lr"]).any()
     curves = _chart_titled(at, "Learning-rate search")
     assert {t["name"].split(" ")[0] for t in curves["data"] if t.get("name")} >= {"SGD", "Adam"}
+    board = _board(_open_tab(at, "Leaderboard"))
+    assert all(" tuned lr=" in r for r in board["racer"]), list(board["racer"])
     # the toggle back to the untuned race
     at.selectbox(key="rates").select("default").run()
     assert not at.exception
@@ -180,7 +188,7 @@ def test_fair_race_by_hand_and_adopting_the_tuned_rates(open_page):
     before = at.number_input(key="lr1").value
     at.toggle(key="tune").set_value(True).run()
     assert not at.exception
-    tuned = _fair_table(at)["tuned lr"].iloc[0]
+    tuned = _fair_table(_open_tab(at, "Fair race"))["tuned lr"].iloc[0]
     at.button[0].click().run()  # "Use the tuned rates as the racers' own"
     assert not at.exception
     assert at.toggle(key="tune").value is False
@@ -215,7 +223,7 @@ def test_sensitivity_view_from_the_url(open_page):
 
 
 def test_seed_clouds_with_noise(open_page):
-    at = open_page(PAGE, noise="0.5", seeds="12")
+    at = open_page(PAGE, noise="0.5", seeds="12", tab="Loss per step")
     assert not at.exception and not at.warning
     hero = _charts(at)[0]
     clouds = [t for t in hero["data"] if "end points" in (t.get("name") or "")]
@@ -225,7 +233,7 @@ def test_seed_clouds_with_noise(open_page):
 
 
 def test_step_cursor_sets_the_map_frame_and_the_inside_charts(open_page):
-    at = open_page(PAGE, at="120")
+    at = open_page(PAGE, at="120", tab="Inside the optimizer")
     assert not at.exception and not at.warning
     hero = _charts(at)[0]
     slider = hero["layout"]["sliders"][0]

@@ -21,18 +21,51 @@ def rosen():
     return s, race.run_race(s, entries, s.default_start, race.DEFAULT_STEPS)
 
 
+def _moving(fig, n: int) -> tuple[list[int], list[int]]:
+    """Indices of the racers' static paths and of what moves (trails, then the heads)."""
+    last = len(fig.data)
+    return list(range(last - 2 * n - 1, last - n - 1)), list(range(last - n - 1, last))
+
+
 def test_map_is_valid_light_and_animates_only_the_racers(rosen):
     s, result = rosen
     fig = vr.contour_figure(s, result)
     go.Figure(fig.to_dict())  # full Plotly validation of traces, frames and layout
-    assert len(fig.to_json()) <= 2_000_000
+    assert len(fig.to_json()) <= 300_000  # six racers, one diverging (issue 10: light frames)
     assert 2 <= len(fig.frames) <= vr.MAX_FRAMES
     n = len(result.entries)
-    racers = list(range(len(fig.data) - n - 1, len(fig.data)))
-    assert all(list(f.traces) == racers for f in fig.frames)
+    paths, moving = _moving(fig, n)
+    assert all(fig.data[i].mode == "lines" and fig.data[i].customdata is not None for i in paths)
+    middle = fig.frames[1:-1]
+    assert all(list(f.traces) == moving for f in middle)  # only tails and heads move...
+    assert all(len(f.data[0].x) <= vr.TAIL + 1 for f in middle)  # ...and a tail is short
+    assert list(fig.frames[0].traces) == paths + moving  # Play fades the full paths
+    assert {f.data[0].opacity for f in (fig.frames[0], fig.frames[-1])} == {vr.FAINT, 1.0}
     steps = [int(f.name) for f in fig.frames]
     assert steps[0] == 0 and steps[-1] == result.steps and steps == sorted(steps)
     assert fig.layout.images[0].source.startswith("data:image/png;base64,")
+
+
+def test_default_map_is_at_most_200_kb_and_draws_every_step():
+    """Issue 10's target: the default race's map (Rosenbrock, 5 racers, 500 steps)."""
+    s = surfaces.get(surfaces.DEFAULT_SURFACE)
+    result = race.run_race(s, race.default_entries(s.name), s.default_start, race.DEFAULT_STEPS)
+    fig = vr.contour_figure(s, result)
+    assert len(fig.to_json()) <= 200_000
+    paths, _ = _moving(fig, len(result.entries))
+    assert all(len(fig.data[i].x) == result.steps + 1 for i in paths)  # full quality at rest
+    assert all(fig.data[i].opacity == 1.0 for i in paths)
+
+
+def test_map_opening_mid_race_draws_the_path_so_far_bold(rosen):
+    s, result = rosen
+    fig = vr.contour_figure(s, result, show_step=120)
+    n = len(result.entries)
+    paths, moving = _moving(fig, n)
+    assert all(fig.data[i].opacity == vr.FAINT for i in paths)
+    trail = fig.data[moving[0]]
+    assert trail.x[-1] == pytest.approx(result.entries[0].path[120, 0], abs=1e-3)
+    assert len(trail.x) >= 100  # every drawn step up to the cursor, not just a tail
 
 
 def test_diverged_racer_ends_with_a_cross_and_is_named(rosen):
@@ -43,7 +76,8 @@ def test_diverged_racer_ends_with_a_cross_and_is_named(rosen):
     assert result.entries[k].diverged_at >= 0
     assert heads.marker.symbol[k].startswith("x")
     assert all(not sym.startswith("x") for sym in heads.marker.symbol[:k])
-    assert "diverged" in fig.data[-2].name
+    paths, _ = _moving(fig, len(result.entries))
+    assert "diverged" in fig.data[paths[-1]].name
     board = vr.leaderboard(s, result)
     assert board.iloc[-1]["status"].startswith("diverged at step")
 
@@ -51,9 +85,11 @@ def test_diverged_racer_ends_with_a_cross_and_is_named(rosen):
 def test_colours_are_one_per_racer_in_every_view(rosen):
     s, result = rosen
     hero, losses = vr.contour_figure(s, result), vr.loss_figure(s, result)
+    paths, moving = _moving(hero, len(result.entries))
     for i in range(len(result.entries)):
         assert hero.data[-1].marker.color[i] == color(i)
-        assert hero.data[3 + i].line.color == color(i)
+        assert hero.data[paths[i]].line.color == color(i)
+        assert hero.data[moving[i]].line.color == color(i)
     assert [t.line.color for t in losses.data if t.mode == "lines"] == [
         color(i) for i in range(len(result.entries))
     ]

@@ -246,7 +246,7 @@ def contour_figure(
     *,
     max_frames: int = MAX_FRAMES,
     frame_ms: int = 60,
-    height: int = 520,
+    height: int = 500,
     show_step: int | None = None,
     overlays: tuple = (),
     layer: dict | None = None,
@@ -285,6 +285,7 @@ def contour_figure(
             mode="markers",
             marker={"symbol": MARKER_MIN, "size": 15, "color": "#F0E442", "line": {"width": 1}},
             name="global minimum",
+            showlegend=False,  # the page's caption names ★ and ○; one legend row for racers
             hovertemplate=f"minimum (%{{x:{HOVER_NUM}}}, %{{y:{HOVER_NUM}}})<extra></extra>",
         ),
         go.Scatter(
@@ -298,6 +299,7 @@ def contour_figure(
                 "line": {"width": 2.5, "color": "#333333"},
             },
             name="start",
+            showlegend=False,
             hovertemplate=f"start (%{{x:{HOVER_NUM}}}, %{{y:{HOVER_NUM}}})<extra></extra>",
         ),
     ]

@@ -29,6 +29,9 @@ from viz import race_tuning as rt
 from viz.common import color, fmt
 
 _BY_KEY = {rc.RaceConfig: rc.RaceConfig.key}
+RERUN_APP = "_race_rerun_app"
+"""Session flag: a click inside the race page's fragment changed the race (new start, adopted
+rates), so the fragment reruns the whole page (a callback alone would rerun the fragment)."""
 MAX_BASIN_STEPS = 1000
 """Basin maps run at most this many steps (a 100x100 map of 5 racers x 1,000 steps ~ 5 s)."""
 
@@ -75,6 +78,7 @@ def _adopt(results: list[tuning.TuneResult]) -> None:
     for i, res in enumerate(results, start=1):
         st.session_state[f"lr{i}"] = float(res.best_lr)
     st.session_state["tune"] = False
+    st.session_state[RERUN_APP] = True
 
 
 def fair_race_tab(results: list[tuning.TuneResult], crit: str) -> None:
