@@ -31,7 +31,10 @@ from viz.common import fmt
 from viz.race_inside import inside_caption, inside_figure
 from viz.race_notes import NOTES
 
-st.title("Optimizer race")
+# One row for the title and the view selector, one for the formula: the map and its ▶ Play
+# button stay above the fold on a 1280x800 laptop screen.
+title_box, pick = st.columns([1, 1], vertical_alignment="bottom")
+title_box.title("Optimizer race")
 st.caption(
     "From ○ toward ★ (the global minimum), each racer follows its own update rule. "
     "▶ Play to race them; click the map to move the start."
@@ -189,9 +192,6 @@ config = rc.RaceConfig(
 )
 
 # --- 3. the view selector -----------------------------------------------------------------
-# One compact row (view selector beside the formula) keeps the map and its ▶ Play button
-# above the fold on a 1280x800 laptop screen.
-pick, formula_box = st.columns([2, 5], vertical_alignment="center")
 view = pick.segmented_control(
     "View",
     list(rc.VIEWS),
@@ -207,8 +207,7 @@ if view == "network":
     st.caption(rc.VIEWS[view])
     race_network.network_view(specs, defaults, config, surface.title)
     st.stop()
-# a long formula (Ackley, Goldstein-Price, some of yours) needs the full width
-(formula_box if len(surface.latex) <= 80 else st).latex(surface.latex)
+st.latex(surface.latex)
 if view != "race":
     st.caption(rc.VIEWS[view])
 if formula_error:
