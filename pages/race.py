@@ -7,6 +7,13 @@ formula, racers, start, noise, fair race), the view selector, then the open view
   shared by the map's opening frame and the inside-the-optimizer charts, then tabs;
 * basins / sensitivity: computed only when open (cached), clickable heatmaps.
 
+Speed (issue 10): what does not change the race runs in two fragments, so it never reruns
+the page: ``race_map`` (map and step cursor) and ``race_tabs`` (tabs and share box). Opening
+a tab reruns ``race_tabs`` only, and only the open tab is built and sent (``st.tabs`` bound
+to the URL, ``tab=``); moving the cursor reruns both; a click on the map (a new start) sets a
+flag that makes the fragment rerun the page. The map is cached per (config, opening step,
+seeds) and its surface background per surface.
+
 Time cursor: the map animates in the browser without reruns, so the page cannot follow its
 play head; instead one URL-bound "step shown" slider sets both the frame the map opens on and
 the vertical line on the inside-the-optimizer charts. Every control is bound to the URL, so
@@ -290,16 +297,27 @@ def _tab_names(tuned) -> list[str]:
     ]
 
 
-@st.fragment
-def race_area(config: rc.RaceConfig, result, clouds, tuned, crit: str, note: str) -> None:
-    """Everything under the controls that does not change the race: the map, the step cursor,
-    the tabs and the share box. A fragment: moving the cursor or opening a tab reruns only
-    this (the race itself stays cached), and only the open tab is built and sent."""
+MAP_FRAGMENT, TABS_FRAGMENT = "race_map", "race_tabs"
+
+
+def _cursor_moved() -> None:
+    """The step cursor moves the map's opening frame and the inside chart's marker: rerun
+    both fragments, not the page (the race is unchanged)."""
+    st.rerun([MAP_FRAGMENT, TABS_FRAGMENT])
+
+
+def _rerun_page_if_asked() -> None:
     if st.session_state.pop(views.RERUN_APP, False):
-        st.rerun()  # a click in here changed the race's settings (start, tuned rates)
-    surface = config.surface_obj()
+        st.rerun()  # a click in a fragment changed the race's settings (start, tuned rates)
+
+
+@st.fragment(key=MAP_FRAGMENT)
+def race_map(config: rc.RaceConfig, result, clouds, note: str) -> None:
+    """The map and the step cursor under it. A fragment: moving the cursor reruns only the
+    map and the tabs; a click on the map (a new start) reruns the page."""
+    _rerun_page_if_asked()
     map_slot = st.container()
-    at = urlstate.widget(rc.step_knob(config.steps), container=st)
+    at = urlstate.widget(rc.step_knob(config.steps), container=st, on_change=_cursor_moved)
     if note:
         st.caption(note)
     hero = hero_figure(config, int(at), int(clouds[0].n_seeds) if clouds else 0, result, clouds)
@@ -319,6 +337,14 @@ def race_area(config: rc.RaceConfig, result, clouds, tuned, crit: str, note: str
         if int(e.diverged_at) >= 0:
             st.error(vr.stop_message(e), icon=":material/trending_up:")
 
+
+@st.fragment(key=TABS_FRAGMENT)
+def race_tabs(config: rc.RaceConfig, result, clouds, tuned, crit: str) -> None:
+    """The tabs under the map and the share box. A fragment: opening a tab reruns only this,
+    and only the open tab is built and sent (the map is not even re-serialized)."""
+    _rerun_page_if_asked()
+    surface = config.surface_obj()
+    at = min(int(st.session_state.get("at", config.steps)), config.steps)
     names = _tab_names(tuned)
     tabs = dict(zip(names, st.tabs(names, key="tab", bind="query-params"), strict=True))
     if tabs["Leaderboard"].open:
@@ -332,7 +358,7 @@ def race_area(config: rc.RaceConfig, result, clouds, tuned, crit: str, note: str
                 views.seed_loss_chart(config, clouds)
     if tabs["Inside the optimizer"].open:
         with tabs["Inside the optimizer"]:
-            st.plotly_chart(inside_figure(result, int(at)), key="inside")
+            st.plotly_chart(inside_figure(result, at), key="inside")
             st.caption(inside_caption(result))
     if tuned and tabs["Fair race"].open:
         with tabs["Fair race"]:
@@ -378,4 +404,5 @@ if tune_on:
         f"criterion: {crit}). See the *Fair race* tab.",
         icon=":material/balance:",
     )
-race_area(config, result, clouds, tuned, crit, "" if formula_error else surface.note)
+race_map(config, result, clouds, "" if formula_error else surface.note)
+race_tabs(config, result, clouds, tuned, crit)
