@@ -33,7 +33,7 @@ after). Targets (issue 10), when idle: race interaction median <= 0.5 s, worst <
 first chart <= 2 s, bytes per typical interaction <= 300 KB.
 
 Usage: ``python -m bench.browser [--pages race,regularization,gradients] [-v]
-[--json artifacts/bench_browser.json]``.
+[--json artifacts/bench_browser.json] [--app-dir /path/to/other/checkout]``.
 """
 
 from __future__ import annotations
@@ -106,15 +106,15 @@ IDLE_JS = """
 
 # --- server and browser ---------------------------------------------------------------------
 @contextlib.contextmanager
-def server():
-    """``streamlit run app.py`` on a free port of 127.0.0.1; yields its base URL."""
+def server(app_dir: Path = ROOT):
+    """``streamlit run app.py`` (in ``app_dir``) on a free port of 127.0.0.1; yields its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=app_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -421,6 +421,13 @@ def main() -> None:
     parser.add_argument("--pages", default=",".join(PAGES))
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per action")
     parser.add_argument("--json", help="also write the raw figures to this file")
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=ROOT,
+        help="serve the app from this checkout (e.g. a worktree of an older commit, to compare "
+        "before/after in one run)",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -428,7 +435,7 @@ def main() -> None:
     names = [n.strip() for n in args.pages.split(",") if n.strip()]
     load_before = os.getloadavg()
     results = []
-    with server() as base, sync_playwright() as p:
+    with server(args.app_dir) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for name in names:
