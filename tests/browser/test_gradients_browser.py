@@ -114,7 +114,7 @@ def test_share_link_after_add_fix_reopens_every_network(app_url, page, browser):
     page.goto(f"{app_url}/gradients")
     page.get_by_text("Configuration 1").first.wait_for(timeout=180_000)  # a cold, busy server
     page.get_by_role("button", name="Deep sigmoid, small init").click()
-    page.wait_for_url("**act1=sigmoid**")
+    page.wait_for_url("**n=1**")  # network 1 = the slot's default sigmoid net: only n differs
     fix = page.get_by_role("button", name="Add fix: Residual → Healthy")
     fix.wait_for()
     fix.click()
@@ -129,11 +129,12 @@ def test_share_link_after_add_fix_reopens_every_network(app_url, page, browser):
     other.set_default_timeout(90_000)
     other.goto(link)
     other.get_by_text("Configuration 2").first.wait_for()
-    cards = other.locator('[data-testid="stVerticalBlockBorderWrapper"]')
-    text = " ".join(cards.all_inner_texts())
+    other.get_by_text("residual").first.wait_for()
+    text = other.inner_text("body")
     assert "sigmoid · normal σ=0.1 · 20×64 · residual" in text, text
     assert "Healthy" in text and "Vanishing" in text
     _no_exception(other)
+    other.screenshot(path=str(ARTIFACTS / "gradients_fix_link_reopened.png"))
     other.context.close()
 
 
