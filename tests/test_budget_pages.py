@@ -138,7 +138,9 @@ def test_session_job_limit_disables_start(open_page, monkeypatch):
     at = open_page(REG, **REG_HEAVY)
     _start(at, "reglab_start").click().run()  # a long run: still going below
     assert len(default_manager().jobs()) == 1
-    at.switch_page(GRAD).run()
+    at.switch_page(GRAD)
+    at.session_state["tab"] = "Training (live)"  # only the open tab is built (its Start too)
+    at.run()
     assert not at.exception
     assert "already runs 1 background job" in _texts(at, ("info",))
     assert _start(at, "gradflow_start").disabled

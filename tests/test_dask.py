@@ -7,7 +7,9 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -27,6 +29,11 @@ WAIT = 120.0
 def dask_backend():
     from distributed import Client, LocalCluster
 
+    # Nannies spawn their workers, and spawn re-runs the parent's __main__ from its file: after
+    # an AppTest that is the page script AppTest wrote (a worker would run it and die). The
+    # workers need no __main__ of ours, so give them an empty one while the cluster lives.
+    real_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
     cluster = LocalCluster(
         n_workers=2,
         threads_per_worker=1,
@@ -39,6 +46,7 @@ def dask_backend():
     yield DaskBackend(client=client)
     client.close()
     cluster.close()
+    sys.modules["__main__"] = real_main
 
 
 def _manager(backend):
