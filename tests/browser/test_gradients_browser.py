@@ -74,7 +74,7 @@ def test_live_polls_keep_the_charts_mounted(app_url, page):
     """Status polls (0.5 s) never re-create charts; chart redraws (2 s) swap, never pile up.
 
     Streamlit 1.67 re-creates a Plotly chart whose data changed (see pages/common/jobs.py), so
-    the count may dip or bump while a redraw lands; it must return to the page's 7 charts, and
+    the count may dip or bump while a redraw lands; it must return to the page's 4 charts, and
     new chart nodes may appear only at the chart cadence, not at every status poll.
     """
     page.goto(f"{app_url}/gradients?steps=2000&tbatch=64")
@@ -93,7 +93,8 @@ def test_live_polls_keep_the_charts_mounted(app_url, page):
         page.wait_for_timeout(100)
     window = time.monotonic() - t0
     created = page.evaluate(CHART_SAMPLE)[1] - start
-    assert expected == 7 and _last_step(page) < 2000  # hero, stats, ridgeline, 3 live, panel
+    # only the open tab is built: the hero and the Training tab's 3 live charts
+    assert expected == 4 and _last_step(page) < 2000
     assert len(texts) >= 3, texts  # the progress line moved on the status polls...
     live_charts, redraws = 3, window / REDRAW_EVERY + 2
     assert created <= live_charts * redraws, (created, window)  # ...the charts at 2 s only

@@ -73,7 +73,10 @@ def test_basins_view_by_hand_then_a_click_races_from_that_cell(app_url, page):
     page.get_by_text("basins", exact=True).first.click()
     page.wait_for_url(re.compile(r".*view=basins.*"))
     page.get_by_text("Basins of attraction").first.wait_for(timeout=120_000)
-    page.wait_for_function(f"() => {PLOT}[0]._fullData.filter(d => d.type === 'heatmap').length")
+    page.wait_for_function(  # the maps arrive after the caption (computed off the server)
+        f"() => {PLOT}.length && {PLOT}[0]._fullData.filter(d => d.type === 'heatmap').length",
+        timeout=120_000,
+    )
     heatmaps = page.evaluate(f"() => {PLOT}[0]._fullData.filter(d => d.type === 'heatmap').length")
     assert heatmaps == 5
     page.screenshot(path=str(ARTIFACTS / "race_basins.png"), full_page=True)
