@@ -391,13 +391,15 @@ with results:
 # --- 5. sharing and export ---------------------------------------------------------------------
 with export:
     st.subheader("Share and export")
+    # the CSVs are built when clicked (a callable), not on every visitor's every run
     left, mid, right = st.columns([2.4, 1, 1.2])
     urlstate.share_link(container=left)
     runs = snap.history if snap is not None and snap.history else None
+    restored = st.session_state.get(rc.MODEL.key, rc.MODEL.default) == "restored"
     if runs:
         mid.download_button(
             "Histories (CSV)",
-            vr.history_frame([r.history for r in runs], [r.label for r in runs]).to_csv(
+            lambda: vr.history_frame([r.history for r in runs], [r.label for r in runs]).to_csv(
                 index=False
             ),
             file_name="regularization_histories.csv",
@@ -407,11 +409,9 @@ with export:
         )
         right.download_button(
             "Final weights (CSV)",
-            vr.weights_frame(
-                runs,
-                [r.label for r in runs],
-                restored=st.session_state.get(rc.MODEL.key, rc.MODEL.default) == "restored",
-            ).to_csv(index=False),
+            lambda: vr.weights_frame(runs, [r.label for r in runs], restored=restored).to_csv(
+                index=False
+            ),
             file_name="regularization_weights.csv",
             mime="text/csv",
             on_click="ignore",
