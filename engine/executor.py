@@ -28,6 +28,7 @@ Configuration (:func:`configure`, else the environment): ``NNVIZ_EXECUTOR`` =
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import multiprocessing
 import os
@@ -54,28 +55,31 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-class Backend:
-    """Executor-shaped compute seam (see the module docstring)."""
+class Backend(abc.ABC):
+    """Executor-shaped compute seam (see the module docstring): a backend must say its
+    ``capacity`` and ``submit``; the other methods have defaults."""
 
     name = "backend"
     in_process = False  #: whether submitted objects are shared with the caller (threads)
 
     @property
+    @abc.abstractmethod
     def capacity(self) -> int:
         """How many calls run at once (the job manager's default cap)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Any:
         """Schedule ``fn(*args, **kwargs)``; a future with ``result``, ``done``, ``cancel``,
         ``add_done_callback``."""
-        raise NotImplementedError
 
     def lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` (raised by ``future.result()``) means a worker died, not the call."""
         return False
 
     def recover(self) -> None:
-        """Make the backend usable again after a lost worker (e.g. a new process pool)."""
+        """Make the backend usable again after a lost worker (e.g. a new process pool);
+        nothing to do for a backend whose workers cannot be lost."""
+        return None
 
     def abandon(self, future: Any) -> None:
         """Forget ``future`` without waiting (a stopped job's chunk in flight)."""
@@ -98,10 +102,13 @@ class Backend:
         return self.result(self.submit(fn, *args), fn, *args)
 
     def warm(self) -> None:
-        """Start the workers now (not on the first job), without waiting for them."""
+        """Start the workers now (not on the first job), without waiting for them; nothing to
+        do for a backend that starts none."""
+        return None
 
     def shutdown(self, wait: bool = True) -> None:
-        """Release the workers."""
+        """Release the workers (nothing to release by default)."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(capacity={self.capacity})"

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from engine.executor import ThreadBackend
+from engine.executor import Backend, ThreadBackend
 from engine.jobs import JobGroup, JobManager, Status, StepTask
 from engine.trainer import Config, Trainer, train
 
@@ -82,6 +82,21 @@ def manager():
     m = JobManager(max_running=2, backend=THREADS)
     yield m
     assert m.stop_all(timeout=WAIT)
+
+
+def test_a_backend_must_implement_capacity_and_submit():
+    class NoSubmit(Backend):
+        capacity = 1
+
+    with pytest.raises(TypeError, match="submit"):
+        NoSubmit()
+    with pytest.raises(TypeError):
+        Backend()
+    backend = ThreadBackend(1)
+    try:
+        assert backend.call(pow, 2, 10) == 1024
+    finally:
+        backend.shutdown()
 
 
 def test_counter_is_a_step_task():
