@@ -70,6 +70,19 @@ CHART_SAMPLE = """() => {
 }"""
 
 
+def _longest_excursion(samples: list[tuple[float, int]], expected: int) -> float:
+    """Longest time the chart count stayed away from ``expected`` (to the next sample at it)."""
+    longest, since = 0.0, None
+    for t, n in samples:
+        if n != expected and since is None:
+            since = t
+        elif n == expected and since is not None:
+            longest, since = max(longest, t - since), None
+    if since is not None:
+        longest = max(longest, samples[-1][0] - since)
+    return longest
+
+
 def test_live_polls_keep_the_charts_mounted(app_url, page):
     """Status polls (0.5 s) never re-create charts; chart redraws (2 s) swap, never pile up.
 
@@ -84,11 +97,11 @@ def test_live_polls_keep_the_charts_mounted(app_url, page):
     page.wait_for_function(f"() => {LAST_STEP} > 0", timeout=90_000)
     page.wait_for_timeout(1000)
     expected, start, _ = page.evaluate(CHART_SAMPLE)
-    counts, texts = [], set()
+    samples, texts = [], set()  # (seconds since t0, charts on the page)
     t0 = time.monotonic()
     while time.monotonic() - t0 < 8.0:  # wall time: a loaded browser samples slowly
         n, _, text = page.evaluate(CHART_SAMPLE)
-        counts.append(n)
+        samples.append((time.monotonic() - t0, n))
         texts.add(text)
         page.wait_for_timeout(100)
     window = time.monotonic() - t0
@@ -98,7 +111,11 @@ def test_live_polls_keep_the_charts_mounted(app_url, page):
     assert len(texts) >= 3, texts  # the progress line moved on the status polls...
     live_charts, redraws = 3, window / REDRAW_EVERY + 2
     assert created <= live_charts * redraws, (created, window)  # ...the charts at 2 s only
-    assert min(counts) >= expected - live_charts and max(counts) <= 2 * expected, counts
+    counts = [n for _, n in samples]
+    assert min(counts) >= expected - live_charts, counts  # a redraw never blanks the hero
+    # a swap may briefly hold old and new nodes (a loaded browser unmounts late), but every
+    # excursion from the page's 4 charts ends within a redraw interval: nothing piles up
+    assert _longest_excursion(samples, expected) <= 2 * REDRAW_EVERY, samples
     page.wait_for_function(  # and a redraw swaps charts: the count comes back
         f"() => document.querySelectorAll('.js-plotly-plot').length === {expected}",
         timeout=10_000,
