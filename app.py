@@ -38,6 +38,10 @@ st.set_page_config(
     layout="wide",
 )
 
+# Number boxes are `required` so a bad entry keeps the last value (pages/common/urlstate.py);
+# every box always has a value, so the "(required)" label suffix would only be noise.
+st.html("<style>[data-testid='stWidgetLabelRequired'] {display: none}</style>")
+
 page = st.navigation(
     [
         st.Page(script, title=title, icon=icon, url_path=path, help=help_, default=i == 0)

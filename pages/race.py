@@ -101,7 +101,7 @@ def _on_surface_change() -> None:
     default follows the new surface's default, one the user set by hand is kept."""
     _reset_start()
     new = _surface_now().name
-    for i in range(1, st.session_state.get("n", n_racers) + 1):
+    for i in range(1, urlstate.peek(rc.N_ENTRIES) + 1):
         preset = st.session_state.get(f"e{i}", rc.SLOT_DEFAULTS[i - 1])
         st.session_state[f"lr{i}"] = rc.follow_surface(
             st.session_state.get(f"lr{i}"), preset, lr_surface, new
@@ -116,7 +116,7 @@ def _on_preset_change(i: int) -> None:
 
 def _on_steps_change() -> None:
     """The cursor follows the end of the race when the length changes."""
-    st.session_state["at"] = st.session_state["steps"]
+    st.session_state["at"] = urlstate.peek(rc.STEPS)
 
 
 def _set_start(x: float, y: float) -> None:

@@ -43,7 +43,8 @@ st.caption(
 )
 
 # --- 1. validate every URL value before any widget reads it ------------------------------
-values = urlstate.sanitize(rc.all_knobs(urlstate.peek(rc.N_VARIANTS), urlstate.peek(rc.DATA)))
+KNOBS = rc.all_knobs(urlstate.peek(rc.N_VARIANTS), urlstate.peek(rc.DATA))
+values = urlstate.sanitize(KNOBS)
 N_KNOB, NOISE_KNOB = rc.data_knobs(values["data"])
 
 
@@ -92,7 +93,7 @@ for i in range(1, n_variants + 1):
         if urlstate.widget(es_k, container=st):
             urlstate.widget(pat_k, container=st)
 
-values = {**values, **{k: st.session_state[k] for k in values if k in st.session_state}}
+values = {**values, **{k.key: urlstate.peek(k) for k in KNOBS if k.key in st.session_state}}
 lab, problems = rc.lab_from_values(values)
 # sanitize() warns on one run only; the job's end triggers another full run: keep the
 # warnings on screen while the settings stay as repaired

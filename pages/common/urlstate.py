@@ -259,6 +259,8 @@ def widget(knob: Knob, container: Any = None, **kw: Any) -> Any:
     """
     _enter_page()
     value = _make_widget(knob, container, **kw)
+    if knob.kind == "int" and value is not None:
+        value = int(round(value))
     page = page_id()
     st.session_state.setdefault(_OWNER, {})[knob.key] = page
     memory = page_memory(page)
@@ -290,11 +292,7 @@ def _make_widget(knob: Knob, container: Any = None, **kw: Any) -> Any:
             if knob.fmt:
                 args["format"] = knob.fmt
             return box.slider(label, **args, **{**common, **kw})
-        args = {**bounds, "value": cast(knob.default), "format": knob.fmt or _auto_format(knob)}
-        args["step"] = cast(knob.step) if knob.step is not None else cast(1)
-        if knob.kind == "float" and knob.step is None:
-            args["step"] = _auto_step(knob)
-        return box.number_input(label, **args, **{**common, **kw})
+        return _number_input(knob, box, label, {**common, **kw})
     if knob.kind == "choice":
         options = list(knob.choices)
         return box.selectbox(label, options, index=options.index(knob.default), **{**common, **kw})
@@ -305,9 +303,41 @@ def _make_widget(knob: Knob, container: Any = None, **kw: Any) -> Any:
     )
 
 
+def _number_input(knob: Knob, box: Any, label: str, common: dict[str, Any]) -> float:
+    """A typed number box whose bad entries never change the value behind it.
+
+    Streamlit 1.67's box (browser side) commits an empty entry as the widget's default (and
+    Chromium turns ``abc`` in a number field into an empty entry), and reads an int field with
+    ``parseInt``, so ``1e9`` becomes ``1``. Hence every box is a float box (``1e9`` parses as
+    1e9, which the box itself refuses as out of range) shown with ``%.0f`` for ints (the page
+    gets an int from :func:`widget`), and has no default (``value=None``) but is
+    ``required``: an empty entry is not committed at all, the field says it needs a number,
+    and the page keeps the last value. The box is seeded through session state with the
+    knob's current value (session state, else the sanitized URL, else the default).
+    """
+    lo = None if knob.lo is None else float(knob.lo)
+    hi = None if knob.hi is None else float(knob.hi)
+    if knob.step is not None:
+        step = float(knob.step)
+    else:
+        step = 1.0 if knob.kind == "int" else _auto_step(knob)
+    if st.session_state.get(knob.key) is None:
+        st.session_state[knob.key] = float(peek(knob))
+    return box.number_input(
+        label,
+        min_value=lo,
+        max_value=hi,
+        value=None,
+        step=step,
+        format=knob.fmt or _auto_format(knob),
+        required=True,
+        **common,
+    )
+
+
 def _auto_format(knob: Knob) -> str:
-    """``%d`` for ints, ``%g`` for floats (shows 0.001, 1e-05, -1.5 as people write them)."""
-    return "%d" if knob.kind == "int" else "%g"
+    """``%.0f`` for ints, ``%g`` for floats (shows 0.001, 1e-05, -1.5 as people write them)."""
+    return "%.0f" if knob.kind == "int" else "%g"
 
 
 def _auto_step(knob: Knob) -> float:

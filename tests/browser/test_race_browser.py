@@ -69,3 +69,30 @@ def test_bad_url_values_warn_instead_of_crashing(app_url, page):
         assert shown in text
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "steps=-inf" not in page.url
+
+
+def _type_into(page, label: str, text: str, nth: int = 0) -> None:
+    """Select a number box's text and type ``text`` as a person would, then press Enter."""
+    box = page.locator(f'input[aria-label="{label}"]').nth(nth)
+    box.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1500)  # a rerun, if one were triggered, has landed by then
+
+
+def test_typing_garbage_keeps_the_previous_value(app_url, page):
+    """`abc` in a learning rate keeps the rate typed before (not the preset's default), and
+    `1e9` in an integer box is refused as out of range (not read as 1)."""
+    _open_race(page, app_url, "?lr1=0.0123")
+    _type_into(page, "learning rate", "abc")
+    assert "lr1=0.0123" in page.url
+    assert page.get_by_text("lr=0.0123").count() >= 1  # the racer still runs at 0.0123
+    _type_into(page, "Steps", "1e9")
+    assert "steps=" not in page.url  # still the default 500
+    assert page.get_by_text("500 steps").count() >= 1
+    error = page.locator('[data-testid="stNumberInput"] [role="alert"]').all_inner_texts()
+    assert any("between 1 and 5000" in text for text in error), error
+    _type_into(page, "learning rate", "0.02")  # a number still goes through
+    page.wait_for_url("**lr1=0.02**")
+    assert page.locator('[data-testid="stException"]').count() == 0

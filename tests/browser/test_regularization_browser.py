@@ -100,3 +100,18 @@ def test_bad_url_values_warn_instead_of_crashing(app_url, page):
         assert shown in text
     _no_exception(page)
     assert re.search(r"[?&]p4=0(&|$)", page.url) is None  # repaired in the URL
+
+
+def test_an_integer_box_refuses_1e9_instead_of_reading_1(app_url, page):
+    page.goto(f"{app_url}/regularization?epochs=60")
+    page.wait_for_function(f"() => {SHOWN} >= 0")
+    box = page.locator('input[aria-label="Epochs"]')
+    box.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("1e9")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1500)
+    assert "epochs=60" in page.url and _progress(page)[1] == 60  # nothing restarted
+    error = page.locator('[data-testid="stNumberInput"] [role="alert"]').all_inner_texts()
+    assert any("allowed range" in text for text in error), error
+    _no_exception(page)
