@@ -122,6 +122,9 @@ def test_over_budget_profile_measures_after_the_click(open_page, monkeypatch):
     _start(at, "gf_profiles_consent").click().run()
     assert not at.exception
     assert at.get("plotly_chart")  # measured and drawn
+    # and the question is gone with the click (not left on screen beside its answer)
+    assert not [b for b in at.button if b.key == "gf_profiles_consent"]
+    assert "this link has started nothing" not in _texts(at, ("caption",))
     at.run()  # the consent holds for the same settings
     assert at.get("plotly_chart")
 

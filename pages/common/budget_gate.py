@@ -62,7 +62,10 @@ def consent(key: str, decision: Decision, signature: Any, *, action: str = "Run 
         icon=":material/play_arrow:",
     ):
         given[key] = signature
-        return True
+        # Rerun at once: the click's own run drew the question, and a page whose work then
+        # polls in a fragment would keep "it waits for you" and the button on screen for the
+        # whole run. The rerun finds the consent and draws the page without them.
+        st.rerun()
     return False
 
 
