@@ -112,3 +112,7 @@ def test_random_mode_figure(default_view):
     fig = vn.landscape_figure(land, result)
     assert "filter-normalized random directions" in fig.layout.title.text
     assert "Momentum's end" in fig.layout.title.text
+    # one point (the reference's end) and nothing to animate: no Play button, no step slider
+    assert len(fig.frames) == 0 and not fig.layout.updatemenus and not fig.layout.sliders
+    pca = vn.landscape_figure(nr.landscape(result, grid=11), result)
+    assert len(pca.frames) > 1 and pca.layout.updatemenus and pca.layout.sliders

@@ -146,7 +146,8 @@ def landscape_figure(land, result, *, height: int = 560, frame_ms: int = 80) -> 
     """The animated landscape (see the module docstring). Trace order: 0 hover grid (and
     colour bar), 1 the reference end point, ``2 + i`` racer i's full projected path (with the
     hover values), then one tail per racer and one trace of all heads (the only traces frames
-    carry, coordinates only)."""
+    carry, coordinates only). A plane of random directions shows one point (the reference's
+    end): no frames, no Play button, no step slider."""
     a, b, Z = land.alphas, land.betas, land.loss
     every = np.concatenate([Z.ravel(), *land.projected_loss])
     values, lo, hi, ztitle = colour_values(Z, every)
@@ -300,6 +301,11 @@ def landscape_figure(land, result, *, height: int = 560, frame_ms: int = 80) -> 
             }
         ],
     )
+    if len(shown) < 2:  # random plane: one point (the reference's end), nothing to play
+        layout.pop("updatemenus")
+        layout.pop("sliders")
+        frames = []
+        layout["margin"]["b"] = 60
     return go.Figure(data=data, layout=layout, frames=frames, _validate=False)
 
 

@@ -99,12 +99,30 @@ def browser():
         b.close()
 
 
+FAILED_CALL = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Remember whether a test's body failed (the ``page`` fixture pictures the page then)."""
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED_CALL] = report.failed
+    return report
+
+
 @pytest.fixture
-def page(browser):
-    """A fresh 1280x900 tab (a laptop window)."""
+def page(browser, request):
+    """A fresh 1280x900 tab (a laptop window); a failing test leaves a full-page screenshot
+    ``artifacts/FAILED-<test>.png`` of what the page showed."""
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     tab.set_default_timeout(90_000)
     yield tab
+    if request.node.stash.get(FAILED_CALL, False):
+        try:
+            tab.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
+        except Exception as exc:  # noqa: BLE001 - a dead page must not hide the real failure
+            print(f"no failure screenshot: {exc}")
     context.close()
