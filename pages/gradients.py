@@ -84,7 +84,8 @@ configs = []
 for i in range(1, n + 1):
     current = gf.config_from(values, i)
     # the marker in configuration i's own palette colour, the same as its card and lines
-    with sb.expander(f"{coloured('■', i - 1)} **{i}** {current.label()}", expanded=n == 1):
+    title = f"{coloured('■', i - 1)} **{i}** {current.label()}"
+    with sb.expander(title, expanded=n == 1, key=f"_config_box{i}"):  # open as the title changes
         row = {}
         for knob in gf.slot_knobs(i, gf.SLOT_DEFAULTS[i - 1]):
             row[knob.key] = urlstate.widget(knob, container=st)

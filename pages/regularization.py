@@ -81,7 +81,8 @@ sb.subheader("Variants")
 n_variants = urlstate.widget(rc.N_VARIANTS)
 for i in range(1, n_variants + 1):
     kind_k, l1_k, l2_k, m_k, p_k, es_k, pat_k = rc.variant_knobs(i)
-    with sb.expander(f"Variant {i}: {rc.variant_from_values(i, values).label}", expanded=False):
+    label = f"Variant {i}: {rc.variant_from_values(i, values).label}"
+    with sb.expander(label, key=f"_variant_box{i}"):  # keyed: stays open as its label changes
         kind = urlstate.widget(kind_k, container=st)
         if kind in ("l1", "elastic"):
             urlstate.widget(l1_k, container=st)

@@ -115,3 +115,19 @@ def test_an_integer_box_refuses_1e9_instead_of_reading_1(app_url, page):
     error = page.locator('[data-testid="stNumberInput"] [role="alert"]').all_inner_texts()
     assert any("allowed range" in text for text in error), error
     _no_exception(page)
+
+
+def test_a_variant_box_stays_open_when_its_regularizer_changes(app_url, page):
+    """The box's title names the variant ("Variant 2: L1 ..."); changing the regularizer
+    changes the title, and the box must stay open so its new λ can be set right away."""
+    page.goto(f"{app_url}/regularization?epochs=20")
+    page.wait_for_function(f"() => {SHOWN} >= 0")
+    box = page.locator('[data-testid="stExpander"]').filter(has_text="Variant 2")
+    box.locator("summary").click()
+    box.get_by_role("combobox", name="Regularizer").click()
+    page.get_by_role("option", name="elastic", exact=True).click()
+    page.wait_for_url("**v2=elastic**")
+    page.locator('[data-testid="stExpander"]').filter(has_text="Variant 2: elastic").wait_for()
+    l2 = page.locator('input[aria-label="λ2 (L2)"]').first
+    l2.wait_for(state="visible", timeout=30_000)  # the box is still open: λ2 can be typed
+    _no_exception(page)
