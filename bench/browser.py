@@ -297,7 +297,7 @@ RACE = [
 ]
 
 REG = [
-    ("variant 2 regularizer -> L1", lambda p: _reg_variant(p)),
+    ("variant 2 regularizer l1 -> elastic", lambda p: _reg_variant(p)),
     ("lambda step (+)", lambda p: number_step(p, "λ1 (L1)", 0)),
     ("layer select -> 2", lambda p: select(p, "Layer", "2")),
     ("log count toggle", lambda p: toggle(p, "Log count")),
@@ -324,8 +324,22 @@ GRAD = [
 
 
 def _reg_variant(page):
-    expand(page, "2")
-    return select(page, "Regularizer", "L1", nth=1)
+    expand(page, "Variant 2")
+    box = page.locator('[data-testid="stExpander"]').filter(has_text="Variant 2").first
+    box.get_by_role("combobox", name="Regularizer").click()
+    item = page.get_by_role("option", name="elastic", exact=True).first
+    item.wait_for()
+    return item.click
+
+
+def _reg_setup(page):
+    """Wait for the finished comparison (the histogram animates only then): a run still
+    training re-renders its fragment every poll, which closes an open selectbox."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')]"
+        ".some(p => p._transitionData && p._transitionData._frames.length > 0)",
+        timeout=300_000,
+    )
 
 
 def _grad_init(page):
@@ -355,7 +369,7 @@ def _grad_setup(page):
 
 PAGES = {
     "race": ("/race", RACE, None),
-    "regularization": ("/regularization", REG, None),
+    "regularization": ("/regularization", REG, _reg_setup),
     "gradients": ("/gradients", GRAD, _grad_setup),
 }
 SCRIPTS = {name: [label for label, _ in script] for name, (_, script, _) in PAGES.items()}
