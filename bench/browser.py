@@ -193,9 +193,19 @@ def number_step(page, label: str, nth: int = 0, up: bool = True) -> Callable[[],
 
 
 def select(page, label: str, option: str, nth: int = 0) -> Callable[[], None]:
-    """Open the selectbox (not timed), then the timed action clicks the option."""
-    page.get_by_role("combobox", name=label).nth(nth).click()
+    """Open the selectbox (not timed), then the timed action clicks the option.
+
+    A rerun landing just then (e.g. the one a finished job triggers) closes an open list:
+    open it again, up to three times."""
+    box = page.get_by_role("combobox", name=label).nth(nth)
     item = page.get_by_role("option", name=option, exact=True).first
+    for _ in range(3):
+        box.click()
+        try:
+            item.wait_for(timeout=5_000)
+            break
+        except Exception:  # noqa: BLE001 - closed by a rerun: retry
+            page.keyboard.press("Escape")
     item.wait_for()
     return item.click
 
@@ -296,9 +306,9 @@ RACE = [
     ("basins cell click (race from it)", lambda p: select_point(p, 0, 3 * 25 + 4)),
 ]
 
+# View controls first, on the finished run; the two settings changes (which start a new run,
+# whose live polling would close a selectbox opened later) come last.
 REG = [
-    ("variant 2 regularizer l1 -> elastic", lambda p: _reg_variant(p)),
-    ("lambda step (+)", lambda p: number_step(p, "λ1 (L1)", 0)),
     ("layer select -> 2", lambda p: select(p, "Layer", "2")),
     ("log count toggle", lambda p: toggle(p, "Log count")),
     ("epoch slider (one back)", lambda p: slider_key(p, "Epoch of the metrics and histogram")),
@@ -307,6 +317,8 @@ REG = [
     ("tab: Loss curves", lambda p: choose(p, "Loss curves")),
     ("log count toggle back", lambda p: toggle(p, "Log count")),
     ("layer select -> 1", lambda p: select(p, "Layer", "1")),
+    ("variant 2 regularizer l1 -> elastic", lambda p: _reg_variant(p)),
+    ("lambda step (+)", lambda p: number_step(p, "λ1 (L1)", 0)),
 ]
 
 GRAD = [
