@@ -257,6 +257,7 @@ def dask_cluster():
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},  # it unpickles the task graphs
         )
     ]
     time.sleep(3)

@@ -45,6 +45,7 @@ ENV_SCHEDULER = "NNVIZ_DASK_SCHEDULER"
 ENV_WORKERS = "NNVIZ_WORKERS"
 KINDS = ("process", "thread", "dask")
 MAX_RETRIES = 3  # resubmissions of one call after lost workers before giving up
+CHECK_SECONDS = 60.0  # a Dask cluster must run one engine task within this at start-up
 
 
 def cpu_count() -> int:
@@ -274,6 +275,24 @@ class DaskBackend(Backend):
     def submit(self, fn, /, *args, **kwargs):
         return self.client.submit(fn, *args, pure=False, **kwargs)
 
+    def check(self, timeout: float = CHECK_SECONDS) -> None:
+        """Run one engine function on the cluster and wait for it (``timeout`` seconds).
+
+        The scheduler unpickles every task graph and the workers run it, so both need this
+        repository importable. If either cannot import ``engine``, jobs would be accepted and
+        never run (the scheduler logs "Error during deserialization of the task graph" and the
+        page waits forever); checking once at start-up turns that into an error the caller
+        handles (the app falls back to its process pool and logs why).
+        """
+        try:
+            self.client.submit(_warm, pure=False).result(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not usable as configured
+            raise RuntimeError(
+                f"The Dask cluster at {self.address} cannot run the engine's code ({exc!r}): "
+                "start the scheduler and the workers with this repository importable "
+                "(PYTHONPATH=/path/to/repo)."
+            ) from exc
+
     def abandon(self, future: Any) -> None:
         """Drop the reference only: ``Future.cancel`` is a round trip to the scheduler, and the
         chunk ends by itself within its budget (Dask forgets a result nobody holds)."""
@@ -297,7 +316,9 @@ def make_backend(kind: str | None = None, *, scheduler: str | None = None, worke
     if kind == "dask":
         if not scheduler:
             raise ValueError(f"The Dask executor needs a scheduler address ({ENV_SCHEDULER})")
-        return DaskBackend(scheduler)
+        backend = DaskBackend(scheduler)
+        backend.check()
+        return backend
     return ThreadBackend(workers) if kind == "thread" else ProcessBackend(workers)
 
 

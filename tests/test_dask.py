@@ -139,3 +139,18 @@ def test_killing_a_dask_worker_mid_job_loses_nothing(dask_backend):
     snap = job.snapshot()
     assert snap.status is Status.DONE, snap.error
     _assert_same_runs(snap.history, make().run())
+
+
+def test_a_cluster_that_cannot_run_the_engine_is_refused_at_start(dask_backend, monkeypatch):
+    """A scheduler or worker without this repository on its path accepts tasks and never runs
+    them: the check at start-up turns that into an error (the app then falls back)."""
+    import engine.executor as ex
+
+    def unimportable() -> int:
+        raise ModuleNotFoundError("No module named 'engine'")
+
+    monkeypatch.setattr(ex, "_warm", unimportable)
+    with pytest.raises(RuntimeError, match="PYTHONPATH"):
+        dask_backend.check(timeout=WAIT)
+    monkeypatch.undo()
+    dask_backend.check(timeout=WAIT)  # the real cluster runs the engine's code
