@@ -333,7 +333,7 @@ left, right = st.columns([3, 1])
 urlstate.share_link(container=left)
 right.download_button(
     "Per-layer figures (CSV)",
-    vg.layer_table(profiles, names).to_csv(index=False),
+    lambda: vg.layer_table(profiles, names).to_csv(index=False),  # built on click
     file_name="gradient_flow_layers.csv",
     mime="text/csv",
     on_click="ignore",

@@ -381,7 +381,7 @@ def race_tabs(config: rc.RaceConfig, result, clouds, tuned, crit: str) -> None:
     urlstate.share_link(container=left)
     right.download_button(
         "Download trajectories (CSV)",
-        vr.trajectories(result).to_csv(index=False),
+        lambda: vr.trajectories(result).to_csv(index=False),  # built on click
         file_name=f"race_{surface.name}.csv",
         mime="text/csv",
         on_click="ignore",

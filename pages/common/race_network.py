@@ -234,7 +234,7 @@ def _downloads(land, result) -> None:
     left, right = st.columns(2)
     left.download_button(
         "Loss curves (CSV)",
-        vn.curves_table(result).to_csv(index=False),
+        lambda: vn.curves_table(result).to_csv(index=False),  # built on click
         file_name="network_race_curves.csv",
         mime="text/csv",
         on_click="ignore",
@@ -242,7 +242,7 @@ def _downloads(land, result) -> None:
     )
     right.download_button(
         "Projected paths (CSV)",
-        vn.paths_table(land, result).to_csv(index=False),
+        lambda: vn.paths_table(land, result).to_csv(index=False),
         file_name="network_race_paths.csv",
         mime="text/csv",
         on_click="ignore",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,19 @@ def test_typing_garbage_keeps_the_previous_value(app_url, page):
     _type_into(page, "learning rate", "0.02")  # a number still goes through
     page.wait_for_url("**lr1=0.02**")
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_trajectories_csv_is_built_when_clicked(app_url, browser):
+    """The CSV is built on click (not on every run); the file is the race shown."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    _open_race(page, app_url, "?surface=beale&n=2")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download trajectories (CSV)").click()
+    download = info.value
+    lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
+    context.close()
+    assert download.suggested_filename == "race_beale.csv"
+    assert lines[0] == "step,racer,x,y,loss,grad_norm"
+    assert len({line.split(",")[1] for line in lines[1:]}) == 2  # the two racers shown
