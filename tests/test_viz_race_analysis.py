@@ -123,7 +123,8 @@ def test_basin_figure_small_multiples_with_selection_layer():
             cd = np.asarray(sel.customdata)
             assert cd.shape == (rm.SELECT_GRID**2, 2)
             assert set(cd[:, 0]) <= set(res.xs) and set(cd[:, 1]) <= set(res.ys)
-            assert sel.marker.color == rm.TRANSPARENT
+            assert sel.marker.opacity == 0  # invisible: the heatmap shows through
+            assert sel.marker.maxdisplayed == 1  # one SVG node, not one per cell
         assert len(fig.layout.annotations) >= 3  # panel titles + colour legend
     basin = rm.basin_maps_figure(res, mode="basin")
     z = np.asarray(basin.data[0].z)

@@ -25,6 +25,7 @@ import plotly.graph_objects as go
 
 from engine.race import RANK_RULE, ranking
 from viz.common import (
+    CLICK_MARKER,
     HOVER_NUM,
     MARKER_DIVERGED,
     MARKER_MIN,
@@ -117,7 +118,7 @@ def surface_layer(surface) -> dict:
         x=_f32(mx.ravel()),
         y=_f32(my.ravel()),
         mode="markers",
-        marker={"size": 9, "opacity": 0, "color": "#888888"},  # invisible, clickable, hoverable
+        marker=CLICK_MARKER,
         customdata=_f32(gf.ravel()),
         name=CLICK_TRACE_NAME,
         showlegend=False,

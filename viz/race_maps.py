@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from engine.basins import DIVERGED, NONE, BasinResult
-from viz.common import MARKER_MIN, base_layout, color, empty_figure, fmt
+from viz.common import CLICK_MARKER, MARKER_MIN, base_layout, color, empty_figure, fmt
 
 SELECT_GRID = 25
 """Markers per side of the invisible selection grid laid over a heatmap."""
@@ -37,7 +37,6 @@ MINIMA_COLORS = ("#F5C242", "#7FB3E0", "#6CC3A0", "#E59BC4", "#C9A27E", "#B9B9F0
 """Categorical fills for "ended at minimum i" (light, so dark minimum markers stay visible)."""
 NONE_COLOR = "#8C8C8C"
 DIVERGED_COLOR = "#000000"
-TRANSPARENT = "rgba(0,0,0,0)"
 
 
 def room_for_legend(fig: go.Figure, top: int = 110) -> go.Figure:
@@ -87,7 +86,7 @@ def select_grid(
         mode="markers",
         name="select",
         showlegend=False,
-        marker={"size": 9, "color": TRANSPARENT},
+        marker=CLICK_MARKER,
         customdata=np.stack([xv[cols], yv[rows]], axis=-1),
         text=None if text is None else text[rows, cols],
         hovertemplate=hover + "<extra></extra>",
