@@ -32,3 +32,12 @@ def open_page():
         return at.run()
 
     return _open
+
+
+def share_url(at) -> str:
+    """The share link an AppTest page shows (the last one, as on the page)."""
+    from pages.common.urlstate import shared_url
+
+    urls = [u for u in (shared_url(m.value) for m in at.markdown) if u is not None]
+    assert urls, "the share link is missing"
+    return urls[-1]

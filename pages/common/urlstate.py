@@ -8,7 +8,7 @@ Every page declares its knobs once, as a tuple of :class:`engine.knobs.Knob`, th
 2. creates each control with :func:`widget`, which picks the widget for the knob's kind, takes
    its bounds/options from the knob and binds it to the URL (``bind="query-params"``), so the
    URL always holds the page's current settings;
-3. calls :func:`share_link` to show the page's full current URL in a copyable box.
+3. calls :func:`share_link` to show the page's full current URL as a link to copy.
 
 Each page owns its keys. A bound widget's session-state key IS its URL key (Streamlit 1.67:
 ``query_param_key = key``), and pages reuse short names (``n``, ``data``, ``seed``, ``lr``):
@@ -363,13 +363,28 @@ def current_url() -> str:
     return f"{base}?{query}" if query else base
 
 
-def share_link(container: Any = None, label: str = "Link to this exact view") -> str:
-    """Show the page's current full URL in a copyable ``st.code`` box and return it.
+SHARE_LABEL = "Link to this exact view"
 
-    Call it after all widgets are created so the URL includes this run's changes.
+
+def share_link(container: Any = None, label: str = SHARE_LABEL) -> str:
+    """Show the page's current full URL as a link (copy it, or open it in a new tab) and
+    return it.
+
+    A markdown link, not ``st.code``: the code box's syntax highlighter cost every visitor
+    ~0.4 s of browser CPU on first draw (a CDP profile of a new visitor on ``/race``), for a
+    URL that needs no highlighting. Call it after all widgets are created so the URL includes
+    this run's changes.
     """
     box = st if container is None else container
     url = current_url()
-    box.caption(label)
-    box.code(url, language=None, wrap_lines=True)
+    box.markdown(f"{label}: [`{url}`]({url})")
     return url
+
+
+def shared_url(markdown: str) -> str | None:
+    """The URL in a :func:`share_link` text, ``None`` for any other markdown (tests read the
+    link back with it)."""
+    prefix = f"{SHARE_LABEL}: [`"
+    if not markdown.startswith(prefix):
+        return None
+    return markdown[len(prefix) :].split("`](", 1)[0]

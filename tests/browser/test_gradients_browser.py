@@ -124,8 +124,11 @@ def test_live_polls_keep_the_charts_mounted(app_url, page):
 
 
 def _share_link(page) -> str:
-    """The text of the page's share-link box (the last code block of the page)."""
-    return page.locator('[data-testid="stCode"] code').last.inner_text().strip()
+    """The page's share link (the link after "Link to this exact view:")."""
+    box = page.locator('[data-testid="stMarkdown"]').filter(has_text="Link to this exact view:")
+    link = box.last.locator("a")
+    assert link.inner_text().strip() == link.get_attribute("href")  # shows what it opens
+    return link.get_attribute("href")
 
 
 def test_share_link_after_add_fix_reopens_every_network(app_url, page, browser):
