@@ -192,6 +192,60 @@ def test_record_state_traces():
     assert run_race(s, entries, (-9.0, 3.0), 5).entries[0].state is None
 
 
+@pytest.mark.filterwarnings(
+    "ignore::RuntimeWarning"
+)  # the replay keeps stepping the diverged racer
+def test_record_state_traces_match_a_step_by_step_replay():
+    """The traces (derived for all steps at once) against the docstring's formulas applied
+    one step at a time to a hand-driven optimizer, with gradient noise (the same draws: one
+    generator per entry seeded ``(seed, entry index)``) and a racer that diverges."""
+    from engine import optimizers
+
+    s = get("rosenbrock")
+    entries = [
+        Entry("Momentum", "sgd", {"lr": 0.001, "momentum": 0.9}),
+        Entry("Adam", "adam", {"lr": 0.05}),
+        Entry("RMSProp", "rmsprop", {"lr": 0.01}),
+        Entry("SGD too fast", "sgd", {"lr": 0.05}),
+    ]
+    start, steps, noise, seed = np.array([-1.5, 2.0]), 40, 0.5, 4
+    res = run_race(s, entries, start, steps, noise_std=noise, seed=seed, record_state=True)
+    assert res.entries[3].diverged_at > 0  # the replay covers a stopped racer too
+    for idx, (entry, e) in enumerate(zip(entries, res.entries, strict=True)):
+        opt = optimizers.make(entry.optimizer, **entry.hparams)
+        theta = start.copy()
+        state = opt.init(theta)
+        rng = np.random.default_rng((seed, idx))
+        for t in range(1, steps + 1):
+            g = s.grad(theta)
+            used = g + noise * rng.standard_normal(2)
+            before = theta.copy()
+            opt.step_(theta, used, state)
+            if 0 <= e.diverged_at <= t:
+                assert all(e.state[k][t].max() == 0 == e.state[k][t].min() for k in e.state)
+                continue
+            delta = theta - before
+            np.testing.assert_array_equal(theta, e.path[t])
+            expected = {
+                "update_norm": np.linalg.norm(delta),
+                "effective_lr": np.linalg.norm(delta) / np.linalg.norm(used),
+                "cos_descent": -delta @ g / (np.linalg.norm(delta) * np.linalg.norm(g)),
+            }
+            for key, names in (("momentum_norm", ("momentum_buffer", "exp_avg")),
+                               ("second_moment", ("exp_avg_sq", "square_avg"))):  # fmt: skip
+                held = [state[n] for n in names if isinstance(state.get(n), np.ndarray)]
+                if held:
+                    value = held[0]
+                    expected[key] = (
+                        np.linalg.norm(value) if key == "momentum_norm" else value.mean()
+                    )
+            if opt.coordinate_lr(state) is not None:
+                expected["coordinate_lr"] = opt.coordinate_lr(state)
+            assert set(expected) == set(e.state)
+            for key, value in expected.items():
+                np.testing.assert_allclose(e.state[key][t], value, rtol=1e-12, err_msg=key)
+
+
 def test_status_shapes_and_wording():
     s = get("rastrigin")
     single = run_race(s, [Entry("SGD", "sgd", {"lr": 1e-3})], (2.2, -1.6), 300).entries[0]
