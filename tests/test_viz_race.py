@@ -118,3 +118,28 @@ def test_contour_png_is_a_png_of_the_grid_size():
 )
 def test_fmt_gives_three_significant_digits(x, text):
     assert fmt(x) == text
+
+
+def test_compact_floats_halves_a_chart_unless_a_value_would_not_survive():
+    from viz.common import compact_floats
+
+    ordinary = compact_floats([1.5, np.nan, 2e-8, -3e6, 0.0])
+    assert ordinary.dtype == np.float32
+    assert np.isnan(ordinary[1]) and ordinary[4] == 0  # a gap stays a gap
+    np.testing.assert_allclose(ordinary[[0, 2, 3]], [1.5, 2e-8, -3e6], rtol=1e-7)
+    for extreme in (1e150, 1e-40):  # a diverging racer's state; below float32's normal range
+        kept = compact_floats([1.0, extreme])
+        assert kept.dtype == np.float64 and kept[1] == extreme
+
+
+def test_inside_the_optimizer_sends_float32_lines():
+    from viz.race_inside import inside_figure
+
+    s = surfaces.get("rosenbrock")
+    result = race.run_race(
+        s, race.default_entries("rosenbrock"), s.default_start, 500, record_state=True
+    )
+    fig = inside_figure(result, 250)
+    lines = [t for t in fig.data if t.type == "scatter" and t.y is not None and len(t.y) > 2]
+    assert lines and all(np.asarray(t.y).dtype == np.float32 for t in lines)
+    assert len(fig.to_json()) < 150_000  # was 328 KB with the values as JSON numbers

@@ -32,6 +32,7 @@ from viz.common import (
     MARKER_START,
     base_layout,
     color,
+    compact_floats,
     fmt,
 )
 from viz.raster import band_greys, contour_png
@@ -475,7 +476,7 @@ def surface3d_figure(surface, result, height: int = 560) -> go.Figure:
         go.Surface(
             x=xs,
             y=ys,
-            z=np.round(values, 4),
+            z=compact_floats(values),
             colorscale="Greys",
             reversescale=True,
             opacity=0.85,
@@ -491,13 +492,13 @@ def surface3d_figure(surface, result, height: int = 560) -> go.Figure:
             zz, _ = contour_values(surface, np.asarray(surface.f(p)), ref=z)
         fig.add_trace(
             go.Scatter3d(
-                x=p[:, 0],
-                y=p[:, 1],
-                z=zz + lift,
+                x=compact_floats(p[:, 0]),
+                y=compact_floats(p[:, 1]),
+                z=compact_floats(zz + lift),
                 mode="lines",
                 line={"color": color(i), "width": 6},
                 name=_legend_name(e),
-                customdata=np.stack([idx, e.loss[idx]], axis=-1),
+                customdata=compact_floats(np.stack([idx, e.loss[idx]], axis=-1)),
                 hovertemplate=(
                     f"<b>{e.label}</b><br>step %{{customdata[0]}}<br>"
                     f"f = %{{customdata[1]:{HOVER_NUM}}}<extra></extra>"

@@ -24,7 +24,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.common import HOVER_NUM, base_layout, color, empty_figure, fmt
+from viz.common import HOVER_NUM, base_layout, color, compact_floats, empty_figure, fmt
 
 PANELS = (
     ("coordinate_lr", "per-coordinate learning rate lr/(√v+ε): x solid, y dotted", True),
@@ -67,7 +67,7 @@ def inside_figure(result, step: int | None = None, height_per_panel: int = 170) 
                 fig.add_trace(
                     go.Scatter(
                         x=idx,
-                        y=[float(v) if np.isfinite(v) else None for v in y],
+                        y=compact_floats(y),
                         mode="lines",
                         name=e.label,
                         legendgroup=e.label,
