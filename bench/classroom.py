@@ -26,7 +26,9 @@ shared cores, so compare ratios within one run.
 
 Options: ``--quick`` (5 sessions per class), ``--sessions N``, ``--dask`` (the same against a
 local two-worker cluster: ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1,
-their address passed to the app as ``NNVIZ_DASK_SCHEDULER``).
+their address passed to the app as ``NNVIZ_DASK_SCHEDULER``), ``--proxy`` (the students go
+through nginx, ``deploy/nginx.conf.template``, which serves Streamlit's frontend files from
+disk; its CPU is a fourth group, ``proxy``). ``--proxy`` needs ``nginx`` on the PATH.
 """
 
 from __future__ import annotations
@@ -103,13 +105,20 @@ class CpuLedger:
     """Per-process CPU seconds, sampled every ``every`` s, so exited processes keep theirs.
 
     Groups: ``server`` (the Streamlit process only), ``workers`` (its descendants, plus the
-    extra roots, e.g. the Dask scheduler and workers), ``browsers`` (the bench's own
-    descendants that are neither).
+    extra roots, e.g. the Dask scheduler and workers), ``proxy`` (nginx with ``--proxy``),
+    ``browsers`` (the bench's own descendants that are none of these).
     """
 
-    def __init__(self, server: psutil.Process, worker_roots: list[psutil.Process], every=0.25):
+    def __init__(
+        self,
+        server: psutil.Process,
+        worker_roots: list[psutil.Process],
+        every=0.25,
+        proxy_roots: list[psutil.Process] = (),
+    ):
         self.server = server
         self.worker_roots = worker_roots
+        self.proxy_roots = list(proxy_roots)
         self.every = every
         self.cpu: dict[tuple[int, float], tuple[str, float]] = {}
         self.rss_app: list[tuple[float, int]] = []  # (time, server + workers RSS)
@@ -147,6 +156,9 @@ class CpuLedger:
                 groups[p.pid] = ("workers", p)
         for p in self._tree(self.server)[1:]:
             groups[p.pid] = ("workers", p)
+        for root in self.proxy_roots:
+            for p in self._tree(root):
+                groups[p.pid] = ("proxy", p)
         groups[self.server.pid] = ("server", self.server)
         groups.pop(os.getpid(), None)  # the bench's own Python (Playwright's client) is
         # neither: its work is driving the browsers, counted with them below
@@ -157,7 +169,7 @@ class CpuLedger:
                     t = p.cpu_times()
                     key = (pid, p.create_time())
                     self.cpu[key] = (group, t.user + t.system)
-                    if group != "browsers":
+                    if group in ("server", "workers"):
                         app_rss += p.memory_info().rss
                     if group == "server":
                         self.server_stats.append((now, p.memory_info().rss, p.num_threads()))
@@ -167,7 +179,7 @@ class CpuLedger:
 
     def totals(self) -> dict[str, float]:
         with self._lock:
-            out = {"server": 0.0, "workers": 0.0, "browsers": 0.0}
+            out = {"server": 0.0, "workers": 0.0, "proxy": 0.0, "browsers": 0.0}
             for group, seconds in self.cpu.values():
                 out[group] += seconds
             return out
@@ -311,6 +323,54 @@ def app_server(env_extra: dict[str, str] | None = None):
         log.close()
 
 
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+
+
+def streamlit_static_dir() -> Path:
+    """Streamlit's frontend files, served at ``/static/`` (the nginx template's __STATIC__)."""
+    import streamlit
+
+    return Path(streamlit.__file__).parent / "static" / "static"
+
+
+@contextlib.contextmanager
+def nginx_proxy(app_url: str):
+    """nginx (``deploy/nginx.conf.template``) on a free port in front of ``app_url``; yields
+    ``(proxy URL, [nginx processes])``."""
+    import shutil
+    import tempfile
+
+    if not shutil.which("nginx"):
+        raise SystemExit("--proxy needs nginx (e.g. apt-get install -y nginx-light)")
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="classroom-nginx-") as prefix:
+        conf = Path(prefix) / "nginx.conf"
+        text = NGINX_TEMPLATE.read_text()
+        for key, value in {
+            "__PREFIX__": prefix,
+            "__LISTEN__": f"127.0.0.1:{port}",
+            "__APP__": app_url.removeprefix("http://"),
+            "__STATIC__": str(streamlit_static_dir()),
+        }.items():
+            text = text.replace(key, value)
+        conf.write_text(text)
+        # as root nginx's workers drop to "nobody", who cannot read a root-owned venv
+        directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+        proc = subprocess.Popen(
+            ["nginx", "-c", str(conf), "-p", prefix, "-g", directives],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_http(f"{url}/_stcore/health")
+            yield url, [psutil.Process(proc.pid)]
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+
+
 # ------------------------------------------------------------------------------- sessions
 @dataclass
 class Visit:
@@ -445,6 +505,7 @@ def _print_class(name: str, visits: list[Visit], cpu0: dict, cpu1: dict, target:
     server = cpu1["server"] - cpu0["server"]
     workers = cpu1["workers"] - cpu0["workers"]
     browsers = cpu1["browsers"] - cpu0["browsers"]
+    proxy = cpu1["proxy"] - cpu0["proxy"]
     if fin:
         print(
             f"  finished: {len(fin)}/{n}, median {statistics.median(fin):.1f} s, "
@@ -457,6 +518,7 @@ def _print_class(name: str, visits: list[Visit], cpu0: dict, cpu1: dict, target:
     print(
         f"  CPU: server {server:6.1f} s = {server / n:5.2f} s/visitor (target <= {target} s: "
         f"{ok}); workers {workers:6.1f} s; browsers {browsers:6.1f} s"
+        + (f"; proxy {proxy:5.1f} s" if proxy else "")
     )
 
 
@@ -475,7 +537,11 @@ async def _run(args) -> None:
             env[SCHEDULER_ENV] = address
             print(f"Dask: scheduler {address}, 2 workers (1 thread each)")
         url, server = stack.enter_context(app_server(env))
-        ledger = CpuLedger(server, roots).start()
+        proxies = []
+        if args.proxy:
+            url, proxies = stack.enter_context(nginx_proxy(url))
+            print(f"nginx in front: {url} (frontend files from disk)")
+        ledger = CpuLedger(server, roots, proxy_roots=proxies).start()
         stack.callback(ledger.stop)
         health = HealthProbe(url).start()
         stack.callback(health.stop)
@@ -567,7 +633,7 @@ async def _run(args) -> None:
         total = ledger.totals()
         print(
             f"\nwhole run CPU: server {total['server']:.1f} s, workers {total['workers']:.1f} s, "
-            f"browsers {total['browsers']:.1f} s"
+            f"proxy {total['proxy']:.1f} s, browsers {total['browsers']:.1f} s"
         )
 
 
@@ -576,6 +642,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 sessions per class")
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--dask", action="store_true", help="against a local 2-worker cluster")
+    parser.add_argument("--proxy", action="store_true", help="students go through nginx")
     asyncio.run(_run(parser.parse_args()))
 
 
