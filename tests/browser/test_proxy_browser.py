@@ -34,9 +34,8 @@ def test_through_nginx_the_race_runs_and_its_frontend_files_come_from_disk(app_u
         for response in files:
             headers = response.headers
             assert response.status == 200
-            # nginx's own file serving: an ETag of mtime-size, weak once gzipped (Streamlit's is a
-            # content hash,
-            # and nginx passes it through when it only proxies) and the template's `expires`
+            # nginx's own file serving: an ETag of mtime-size, weak once gzipped (Streamlit's
+            # is a content hash, passed through when nginx only proxies), and `expires`
             assert re.fullmatch(r'(W/)?"[0-9a-f]+-[0-9a-f]+"', headers.get("etag", "")), headers
             assert "expires" in headers and "max-age=31536000" in headers["cache-control"]
         # a rerun through the proxy: one more racer
