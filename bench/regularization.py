@@ -27,16 +27,11 @@ machine's load. Targets: hero <= 1-2 s after interactive, finished <= 10 s.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
+from bench import browser as browser_bench
 from engine import reg_geometry as rg
 from engine import reg_lab as rl
 from engine.blas import set_threads
@@ -111,7 +106,6 @@ def _figures() -> dict[str, tuple[float, int]]:
     return out
 
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Runs in the page before its scripts: timestamps (ms since navigation start) of what shows.
@@ -138,34 +132,6 @@ new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longta
 """
 
 
-@contextlib.contextmanager
-def _server():
-    """``streamlit run app.py`` on a free port; yields its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    cmd += ["--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("streamlit did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def _load(browser, url: str, until: str, timeout: float = 120.0) -> dict[str, float]:
     """Open ``url`` in a fresh context; seconds from navigation start to each mark."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -185,7 +151,7 @@ def browser_main(repeats: int, query: str) -> None:
     from playwright.sync_api import sync_playwright
 
     print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores shared by the team)")
-    with _server() as url, sync_playwright() as p:
+    with browser_bench.server() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         _load(browser, f"{url}/regularization?{query}", "finished")  # warm the server up
         reg, race = [], []
