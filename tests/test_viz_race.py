@@ -143,3 +143,19 @@ def test_inside_the_optimizer_sends_float32_lines():
     lines = [t for t in fig.data if t.type == "scatter" and t.y is not None and len(t.y) > 2]
     assert lines and all(np.asarray(t.y).dtype == np.float32 for t in lines)
     assert len(fig.to_json()) < 150_000  # was 328 KB with the values as JSON numbers
+
+
+def test_the_map_keeps_its_frames_as_built_through_json_pickle_and_copy(rosen):
+    """The map's frames are never validated on the page's path (viz.common.AnimatedFigure);
+    what it serializes must still be a valid figure, and copies must serialize the same."""
+    import copy
+    import pickle
+
+    s, result = rosen
+    fig = vr.contour_figure(s, result, show_step=120)
+    as_dict = fig.to_dict()
+    assert len(as_dict["frames"]) == len(fig.frames) > 2
+    checked = go.Figure(as_dict)  # Plotly's full validation accepts every frame
+    assert [f.name for f in checked.frames] == [f["name"] for f in as_dict["frames"]]
+    for twin in (pickle.loads(pickle.dumps(fig)), copy.deepcopy(fig)):
+        assert twin.to_json() == fig.to_json()

@@ -30,6 +30,7 @@ from viz.common import (
     MARKER_DIVERGED,
     MARKER_MIN,
     MARKER_START,
+    AnimatedFigure,
     base_layout,
     color,
     compact_floats,
@@ -394,7 +395,7 @@ def contour_figure(
             }
         ],
     )
-    return go.Figure(data=data, layout=layout, frames=frames, _validate=False)
+    return AnimatedFigure(data, layout, frames)
 
 
 LEGEND_WIDTH_PX = 720

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz.common import HOVER_NUM, MARKER_DIVERGED, base_layout, color, fmt
+from viz.common import HOVER_NUM, MARKER_DIVERGED, AnimatedFigure, base_layout, color, fmt
 from viz.raster import band_greys, contour_png
 
 MAX_FRAMES = 60
@@ -306,7 +306,7 @@ def landscape_figure(land, result, *, height: int = 560, frame_ms: int = 80) -> 
         layout.pop("sliders")
         frames = []
         layout["margin"]["b"] = 60
-    return go.Figure(data=data, layout=layout, frames=frames, _validate=False)
+    return AnimatedFigure(data, layout, frames)
 
 
 def curves_figure(result, *, height: int = 380) -> go.Figure:
