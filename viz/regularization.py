@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from engine import reg_lab as rl
 from engine.history import History
 from engine.reg_geometry import CoefPaths, TwoWeightProblem, l1_optimum, l2_optimum
-from viz.common import HOVER_NUM, base_layout, color, empty_figure, fmt
+from viz.common import HOVER_NUM, AnimatedFigure, base_layout, color, empty_figure, fmt
 
 MAX_FRAMES = 40  # animation frames of the histogram (snapshots are subsampled beyond)
 
@@ -168,8 +168,6 @@ def histogram_figure(
     sets = {e: rl.weight_histograms(histories, e, layer, bins) for e in epochs}
     first = sets[at] if shown is None else rl.weight_histograms(histories, at, layer, bins, shown)
     fig = go.Figure(_hist_traces(first, labels, index))
-    if animate:
-        fig.frames = [_frame(sets[e], e, labels, index) for e in epochs]
     ymax = max(
         max((int(h.counts.max()) for h in s.hists if h is not None), default=1)
         for s in (*sets.values(), first)
@@ -193,8 +191,10 @@ def histogram_figure(
         margin={"l": 140, "t": 72, "b": 120},
         meta={"note": bins.note + " Hatched spike at 0: the weights that are exactly 0."},
     )
-    if animate:
+    if animate:  # frames stay plain dicts: Plotly would validate every frame's bars
         fig.update_layout(**_player(epochs, at))
+        frames = [_frame(sets[e], e, labels, index) for e in epochs]
+        return AnimatedFigure(fig.data, fig.layout, frames)
     else:
         fig.add_annotation(
             text=f"epoch {at} (live) · ▶ Play and the epoch slider appear when training ends",
