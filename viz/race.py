@@ -89,11 +89,6 @@ def _subsample(steps: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, steps, min(limit, steps + 1)).round().astype(int))
 
 
-def _f32(a) -> np.ndarray:
-    """Coordinates as float32: 7 significant digits on screen, half the JSON of float64."""
-    return np.asarray(a, dtype=np.float32)
-
-
 def _short(a: np.ndarray, decimals: int) -> list[float]:
     """A short JSON list: values rounded to ``decimals`` (frames: ~1/10,000 of the domain,
     far below a pixel; shorter than base64 for the few points a frame carries)."""
@@ -117,11 +112,11 @@ def surface_layer(surface) -> dict:
     with np.errstate(all="ignore"):
         gf = np.where(np.isfinite(gz), gz, np.nan)
     click = go.Scatter(
-        x=_f32(mx.ravel()),
-        y=_f32(my.ravel()),
+        x=compact_floats(mx.ravel()),
+        y=compact_floats(my.ravel()),
         mode="markers",
         marker=CLICK_MARKER,
-        customdata=_f32(gf.ravel()),
+        customdata=compact_floats(gf.ravel()),
         name=CLICK_TRACE_NAME,
         showlegend=False,
         hovertemplate=(
@@ -172,14 +167,16 @@ def _path(e, i: int, idx: np.ndarray, faint: bool) -> dict:
     loss = "%{customdata" + ("" if every else "[1]") + f":{HOVER_NUM}}}"
     return {
         "type": "scatter",
-        "x": _f32(e.path[idx, 0]),
-        "y": _f32(e.path[idx, 1]),
+        "x": compact_floats(e.path[idx, 0]),
+        "y": compact_floats(e.path[idx, 1]),
         "mode": "lines",
         "line": {"color": color(i), "width": 2.5},
         "opacity": FAINT if faint else 1.0,
         "name": _legend_name(e),
         "legendgroup": f"r{i}",
-        "customdata": _f32(e.loss[idx] if every else np.stack([idx, e.loss[idx]], axis=-1)),
+        "customdata": compact_floats(
+            e.loss[idx] if every else np.stack([idx, e.loss[idx]], axis=-1)
+        ),
         "hovertemplate": (
             f"<b>{e.label}</b><br>step {step}<br>x = %{{x:{HOVER_NUM}}}, "
             f"y = %{{y:{HOVER_NUM}}}<br>f = {loss}<extra></extra>"
@@ -223,8 +220,8 @@ def _heads(result, step: int) -> dict:
     diverged = [0 <= int(e.diverged_at) <= step for e in es]
     return {
         "type": "scatter",
-        "x": _f32([e.path[step, 0] for e in es]),
-        "y": _f32([e.path[step, 1] for e in es]),
+        "x": compact_floats([e.path[step, 0] for e in es]),
+        "y": compact_floats([e.path[step, 1] for e in es]),
         "mode": "markers",
         "marker": _head_marker(result, step),
         "showlegend": False,

@@ -24,7 +24,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz.common import HOVER_NUM, MARKER_DIVERGED, AnimatedFigure, base_layout, color, fmt
+from viz.common import (
+    HOVER_NUM,
+    MARKER_DIVERGED,
+    AnimatedFigure,
+    base_layout,
+    color,
+    compact_floats,
+    fmt,
+)
 from viz.raster import band_greys, contour_png
 
 MAX_FRAMES = 60
@@ -32,10 +40,6 @@ TAIL = 6  # points of the moving tail behind each head
 IMAGE_PIXELS = 240  # the background image is the grid upsampled (bilinear) to this size
 LOW_EXPLAINED = 0.5  # below this, the plane hides most of the motion: say so
 LEVELS = 24
-
-
-def _f32(a) -> np.ndarray:
-    return np.asarray(a, dtype=np.float32)
 
 
 def explained_text(explained: tuple[float, float] | None) -> tuple[str, str | None]:
@@ -106,7 +110,9 @@ def _moving(land, result, j: int, full: bool) -> list[dict]:
         k = min(j, n - 1)
         lo = max(0, k - TAIL)
         tail = (
-            {"x": _f32(c[lo : k + 1, 0]), "y": _f32(c[lo : k + 1, 1])} if n else {"x": [], "y": []}
+            {"x": compact_floats(c[lo : k + 1, 0]), "y": compact_floats(c[lo : k + 1, 1])}
+            if n
+            else {"x": [], "y": []}
         )
         if full:
             tail |= {
@@ -122,7 +128,7 @@ def _moving(land, result, j: int, full: bool) -> list[dict]:
         hx.append(float(c[k, 0]) if n else None)
         hy.append(float(c[k, 1]) if n else None)
         symbols.append(MARKER_DIVERGED if diverged else "circle")
-    heads = {"x": _f32(hx), "y": _f32(hy), "marker": {"symbol": symbols}}
+    heads = {"x": compact_floats(hx), "y": compact_floats(hy), "marker": {"symbol": symbols}}
     if full:
         heads = {
             "type": "scatter",
@@ -157,13 +163,13 @@ def landscape_figure(land, result, *, height: int = 560, frame_ms: int = 80) -> 
     static: list[dict] = [
         {
             "type": "scatter",
-            "x": _f32(ga.ravel()),
-            "y": _f32(gb.ravel()),
+            "x": compact_floats(ga.ravel()),
+            "y": compact_floats(gb.ravel()),
             "mode": "markers",
             "marker": {
                 "size": 8,
                 "opacity": 0,
-                "color": _f32(values.ravel()),
+                "color": compact_floats(values.ravel()),
                 "cmin": lo,
                 "cmax": hi,
                 "colorscale": [
@@ -177,7 +183,7 @@ def landscape_figure(land, result, *, height: int = 560, frame_ms: int = 80) -> 
                     "ticktext": [fmt(10**v) for v in np.linspace(lo, hi, 5)],
                 },
             },
-            "customdata": _f32(Z.ravel()),
+            "customdata": compact_floats(Z.ravel()),
             "name": "grid",
             "showlegend": False,
             "hovertemplate": (
@@ -200,8 +206,8 @@ def landscape_figure(land, result, *, height: int = 560, frame_ms: int = 80) -> 
         static.append(
             {
                 "type": "scatter",
-                "x": _f32(c[:, 0]),
-                "y": _f32(c[:, 1]),
+                "x": compact_floats(c[:, 0]),
+                "y": compact_floats(c[:, 1]),
                 "mode": "lines",
                 "line": {"color": color(i), "width": 2},
                 "opacity": 0.7,
@@ -210,8 +216,8 @@ def landscape_figure(land, result, *, height: int = 560, frame_ms: int = 80) -> 
                 "customdata": np.stack(
                     [
                         land.path_steps[i],
-                        _f32(land.projected_loss[i]),
-                        _f32(_true_at_coords(land, i)),
+                        compact_floats(land.projected_loss[i]),
+                        compact_floats(_true_at_coords(land, i)),
                     ],
                     axis=-1,
                 )
@@ -319,7 +325,7 @@ def curves_figure(result, *, height: int = 380) -> go.Figure:
             fig.add_trace(
                 go.Scatter(
                     x=x,
-                    y=_f32(y),
+                    y=compact_floats(y),
                     mode="lines",
                     line={"color": color(i), "width": 2, "dash": dash},
                     name=_label(result, i),
@@ -349,7 +355,7 @@ def path_loss_figure(land, result, *, height: int = 360) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=r.path_steps,
-                y=_f32(true),
+                y=compact_floats(true),
                 mode="lines",
                 line={"color": color(i), "width": 2},
                 name=_label(result, i),
@@ -362,7 +368,7 @@ def path_loss_figure(land, result, *, height: int = 360) -> go.Figure:
             fig.add_trace(
                 go.Scatter(
                     x=steps,
-                    y=_f32(land.projected_loss[i]),
+                    y=compact_floats(land.projected_loss[i]),
                     mode="lines",
                     line={"color": color(i), "width": 2, "dash": "dot"},
                     name=f"{r.label}: loss at the projected point",
@@ -390,8 +396,8 @@ def slices_figure(land, result, *, height: int = 360) -> go.Figure:
     for i, r in enumerate(result.runs):
         fig.add_trace(
             go.Scatter(
-                x=_f32(land.slice_ts),
-                y=_f32(land.slices[i]),
+                x=compact_floats(land.slice_ts),
+                y=compact_floats(land.slices[i]),
                 mode="lines",
                 line={"color": color(i), "width": 2},
                 name=f"{_label(result, i)} (rise within ±0.25: {fmt(land.sharpness[i])})",
