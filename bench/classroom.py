@@ -37,10 +37,12 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -49,9 +51,9 @@ from pathlib import Path
 
 import psutil
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 STALL_AFTER = 120.0  # seconds: a session not finished by then counts as stalled
 ARRIVAL = 0.5  # seconds between two students opening the link
 SCHEDULER_ENV = "NNVIZ_DASK_SCHEDULER"  # the executor seam's scheduler address (engine/executor)
@@ -337,9 +339,6 @@ def streamlit_static_dir() -> Path:
 def nginx_proxy(app_url: str):
     """nginx (``deploy/nginx.conf.template``) on a free port in front of ``app_url``; yields
     ``(proxy URL, [nginx processes])``."""
-    import shutil
-    import tempfile
-
     if not shutil.which("nginx"):
         raise SystemExit("--proxy needs nginx (e.g. apt-get install -y nginx-light)")
     port = _free_port()

@@ -106,8 +106,6 @@ def _figures() -> dict[str, tuple[float, int]]:
     return out
 
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Runs in the page before its scripts: timestamps (ms since navigation start) of what shows.
 TIMELINE_JS = """
 window.__t = {}; window.__longtask = 0;
@@ -152,7 +150,9 @@ def browser_main(repeats: int, query: str) -> None:
 
     print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores shared by the team)")
     with browser_bench.server() as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(
+            executable_path=browser_bench.CHROMIUM, args=browser_bench.CHROMIUM_ARGS
+        )
         _load(browser, f"{url}/regularization?{query}", "finished")  # warm the server up
         reg, race = [], []
         for _ in range(repeats):
