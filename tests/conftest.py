@@ -14,6 +14,18 @@ if str(ROOT) not in sys.path:
 APP = str(ROOT / "app.py")
 
 
+@pytest.fixture(autouse=True)
+def _fixed_budget_rates():
+    """Budget verdicts in tests come from the documented ``FIXED_RATES`` (a slow shared core):
+    whether a link runs, asks or is refused must not depend on how fast the test machine is
+    (a fast one priced the "asks for consent" links under the 30 s budget)."""
+    from engine import budget
+
+    budget.set_rates(budget.FIXED_RATES)
+    yield
+    budget.set_rates(None)
+
+
 @pytest.fixture
 def open_page():
     """``open_page("pages/race.py", surface="beale")`` -> a finished AppTest on that page.

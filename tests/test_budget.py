@@ -22,13 +22,6 @@ from pages.common import race_config, reg_config
 MB = 1024**2
 
 
-@pytest.fixture(autouse=True)
-def _fixed_rates():
-    budget.set_rates(budget.FIXED_RATES)
-    yield
-    budget.set_rates(None)
-
-
 def _lab(**query):
     n = int(query.get("nv", 4))
     values, problems = validate_all(reg_config.all_knobs(n), {k: str(v) for k, v in query.items()})

@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from engine import budget
 from engine.budget import Estimate
 from engine.jobs import default_manager
 
@@ -51,12 +50,10 @@ def _fresh(monkeypatch):
 
     for knob in ("SOFT_MB", "SOFT_S", "HARD_MB", "HARD_S", "STEP_S", "SESSION_JOBS"):
         monkeypatch.delenv(f"BUDGET_{knob}", raising=False)
-    budget.set_rates(budget.FIXED_RATES)
     AppTest.from_function(_forget_session_jobs).run()
     yield
     default_manager().stop_all(timeout=5)
     AppTest.from_function(_forget_session_jobs).run()
-    budget.set_rates(None)
 
 
 def _texts(at, kinds=("warning", "error", "info", "caption")) -> str:
