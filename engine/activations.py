@@ -139,6 +139,10 @@ ACTIVATIONS: dict[str, Activation] = {
     ),
 }
 
+# Activations computed through tanh/exp: several times the cost of a multiply per element, so
+# engine.budget prices them at the probed transcendental rate.
+TRANSCENDENTAL = frozenset({"sigmoid", "tanh"})
+
 SATURATION = {
     "sigmoid": f"output < {SIGMOID_BOUND} or > {1 - SIGMOID_BOUND}",
     "tanh": f"|output| > {TANH_BOUND}",

@@ -6,14 +6,17 @@ map, a tuning sweep...) gets a :class:`Cost` from its settings, before anything 
 * ``flops``: floating-point operations done in matrix products (BLAS speed);
 * ``elems``: array elements touched by element-wise NumPy work (memory speed);
 * ``calls``: NumPy calls made from Python (a fixed overhead each, dominant for tiny arrays);
+* ``transcendentals``: elements through ``tanh``/``exp``/``log`` (tanh and sigmoid
+  activations, the softmax of the loss): 5-10x a multiply each, so priced at their own rate;
 * ``peak_bytes``: the most memory the work holds at once (arrays only; the model is an upper
   bound of what :mod:`tracemalloc` measures, checked by ``tests/test_budget.py``).
 
-Seconds come from this machine's measured :class:`Rates` (:func:`machine_rates`: a ~0.1 s
-probe of a 192x192 matrix product, a 2^20-element multiply and a tiny-array call, timed once
-per process and cached)::
+Seconds come from this machine's measured :class:`Rates` (:func:`machine_rates`: a ~0.05 s
+probe of a 192x192 matrix product, a 2^18-element multiply, a 2^16-element tanh and a
+tiny-array call, timed once per process and cached)::
 
     seconds = flops / flops_per_s + elems / elems_per_s + calls * seconds_per_call
+              + transcendentals / transcendentals_per_s
 
 For a job, ``step`` is the cost of ONE step (the unit between two checks of the stop flag),
 so :func:`decide` can refuse a job whose single step would take longer than the stop bound.
@@ -37,6 +40,7 @@ Pure NumPy and stdlib: no Streamlit (``pages/common/budget_gate.py`` is the page
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import heapq
 import math
@@ -78,59 +82,68 @@ class Cost:
     peak_bytes: float = 0.0
     steps: int = 0
     step: Cost | None = None
+    transcendentals: float = 0.0
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(
-            self.flops + other.flops,
-            self.elems + other.elems,
-            self.calls + other.calls,
-            max(self.peak_bytes, other.peak_bytes),
-            self.steps + other.steps,
-            _larger_step(self.step, other.step),
-        )
-
-    def __rmul__(self, k: float) -> Cost:
-        return Cost(
-            self.flops * k, self.elems * k, self.calls * k, self.peak_bytes, self.steps, self.step
-        )
+        return self._plus(other, max(self.peak_bytes, other.peak_bytes))
 
     def alongside(self, other: Cost) -> Cost:
         """Both held at once: work adds up and so do the peaks."""
+        return self._plus(other, self.peak_bytes + other.peak_bytes)
+
+    def _plus(self, other: Cost, peak_bytes: float) -> Cost:
         return Cost(
             self.flops + other.flops,
             self.elems + other.elems,
             self.calls + other.calls,
-            self.peak_bytes + other.peak_bytes,
+            peak_bytes,
             self.steps + other.steps,
             _larger_step(self.step, other.step),
+            self.transcendentals + other.transcendentals,
+        )
+
+    def __rmul__(self, k: float) -> Cost:
+        return self.scaled(k, k)
+
+    def scaled(self, k: float, k_calls: float) -> Cost:
+        """The array work times ``k`` and the NumPy calls times ``k_calls``; the peak, the
+        steps and the step unchanged."""
+        return dataclasses.replace(
+            self,
+            flops=self.flops * k,
+            elems=self.elems * k,
+            calls=self.calls * k_calls,
+            transcendentals=self.transcendentals * k,
         )
 
     def holding(self, extra_bytes: float) -> Cost:
         """The same work with ``extra_bytes`` more held throughout (data, results)."""
-        return Cost(
-            self.flops,
-            self.elems,
-            self.calls,
-            self.peak_bytes + extra_bytes,
-            self.steps,
-            self.step,
-        )
+        return dataclasses.replace(self, peak_bytes=self.peak_bytes + extra_bytes)
+
+    def as_job(self, steps: int, step: Cost | None) -> Cost:
+        """The same work and peak as a job of ``steps`` steps, the largest costing ``step``."""
+        return dataclasses.replace(self, steps=steps, step=step)
+
+    def _work(self) -> tuple[float, float, float, float]:
+        return (self.flops, self.transcendentals, self.elems, self.calls)
 
 
 def _larger_step(a: Cost | None, b: Cost | None) -> Cost | None:
     if a is None or b is None:
         return a or b
-    return a if (a.flops, a.elems, a.calls) >= (b.flops, b.elems, b.calls) else b
+    return a if a._work() >= b._work() else b
 
 
 # ------------------------------------------------------------------------------- rates
 @dataclass(frozen=True)
 class Rates:
-    """This machine's speed: matrix-product FLOP/s, element-wise elements/s, s per NumPy call."""
+    """This machine's speed: matrix-product FLOP/s, element-wise elements/s, s per NumPy call,
+    and elements/s through a transcendental function (tanh)."""
 
     flops_per_s: float
     elems_per_s: float
     seconds_per_call: float
+    transcendentals_per_s: float
     measured: bool = False
 
     def seconds(self, cost: Cost) -> float:
@@ -138,12 +151,15 @@ class Rates:
             cost.flops / self.flops_per_s
             + cost.elems / self.elems_per_s
             + cost.calls * self.seconds_per_call
+            + cost.transcendentals / self.transcendentals_per_s
         )
 
 
 # Conservative constants (a slow, shared core): used when BUDGET_RATES=fixed, e.g. for
 # reproducible decisions in tests.
-FIXED_RATES = Rates(flops_per_s=4e9, elems_per_s=1.5e8, seconds_per_call=4e-6)
+FIXED_RATES = Rates(
+    flops_per_s=4e9, elems_per_s=1.5e8, seconds_per_call=4e-6, transcendentals_per_s=3e7
+)
 _RATES: Rates | None = None
 _RATES_LOCK = threading.Lock()
 
@@ -160,7 +176,8 @@ def _timed(fn: Callable[[], Any], reps: int) -> float:
 
 
 def measure_rates() -> Rates:
-    """Probe the machine (~0.05 s): a 192³ product, a 2^18-element multiply, a tiny-array call.
+    """Probe the machine (~0.05 s): a 192³ product, a 2^18-element multiply, a 2^16-element
+    tanh, a tiny-array call.
 
     The probe runs on one BLAS thread (engine.blas), as the app's jobs and page computations
     do. Each rate is the median of 5 timings, so a probe on a
@@ -178,9 +195,10 @@ def _probe() -> Rates:
     x, y = rng.standard_normal(1 << 18), rng.standard_normal(1 << 18)
     z = np.empty_like(x)
     ew = _timed(lambda: np.multiply(x, y, out=z), 5)
+    tr = _timed(lambda: np.tanh(x[: 1 << 16], out=z[: 1 << 16]), 5)
     t = np.zeros(8)
     calls = _timed(lambda: [np.add(t, 1.0, out=t) for _ in range(100)], 5) / 100
-    return Rates(2 * 192**3 / mm, (1 << 18) / ew, calls, measured=True)
+    return Rates(2 * 192**3 / mm, (1 << 18) / ew, calls, (1 << 16) / tr, measured=True)
 
 
 def machine_rates() -> Rates:
@@ -364,22 +382,33 @@ def _mlp_counts(sizes: Sequence[int]) -> tuple[int, int, int]:
     return w, w + units, units
 
 
-def mlp_pass(sizes: Sequence[int], batch: int, *, backward: bool = True) -> Cost:
+def mlp_pass(
+    sizes: Sequence[int], batch: int, *, backward: bool = True, activation: str = "tanh"
+) -> Cost:
     """One forward (and backward) pass of an MLP on ``batch`` rows, with its cache held.
 
     Forward: ``2·B·W`` FLOPs; backward: ``4·B·W`` more (weight and input gradients). Element-wise
     work ~``10·B·U`` (bias, activation and its derivative, products with the upstream signal).
+    Transcendentals: the hidden activations when they are tanh or sigmoid
+    (:data:`engine.activations.TRANSCENDENTAL`), and the loss's softmax, ``exp`` per output
+    and a ``log`` per row (the backward reuses both).
     Memory: the forward cache holds ``z_l``, ``f(z_l)`` and ``h_l`` per layer (3·B·U floats), the
     backward the per-layer signals ∂L/∂h and ∂L/∂z (2·B·U), plus the input, the flat gradient
     and temporaries of two layers.
     """
+    from engine.activations import TRANSCENDENTAL
+
     w, p, u = _mlp_counts(sizes)
     layers = len(sizes) - 1
+    hidden = u - sizes[-1]
+    transc = batch * ((hidden if activation in TRANSCENDENTAL else 0) + sizes[-1] + 1)
     fwd_bytes = (3 * batch * u + batch * sizes[0]) * F8
     if not backward:
-        return Cost(2 * batch * w, 4 * batch * u, 6 * layers + 10, fwd_bytes)
+        return Cost(2 * batch * w, 4 * batch * u, 6 * layers + 10, fwd_bytes, 0, None, transc)
     bwd_bytes = (2 * batch * u + p) * F8
-    return Cost(6 * batch * w, 10 * batch * u, 16 * layers + 20, fwd_bytes + bwd_bytes)
+    return Cost(
+        6 * batch * w, 10 * batch * u, 16 * layers + 20, fwd_bytes + bwd_bytes, 0, None, transc
+    )
 
 
 @lru_cache(maxsize=64)
@@ -418,11 +447,13 @@ def training(config, dataset_bytes: bool = True) -> Cost:
     batch = n_train if c.batch_size is None else min(int(c.batch_size), n_train)
     per_epoch = math.ceil(n_train / batch)
     steps = c.epochs * per_epoch
-    step = mlp_pass(sizes, batch) + Cost(
+    step = mlp_pass(sizes, batch, activation=c.activation) + Cost(
         0, (_optimizer_passes(c.optimizer) + 6) * p + 4 * batch * d, 40 + 4 * len(sizes), 0
     )
     evals = 2 if c.eval_every == 0 else 1 + c.epochs // c.eval_every + 1
-    evaluation = mlp_pass(sizes, n_train, backward=False) + mlp_pass(sizes, n_val, backward=False)
+    evaluation = mlp_pass(sizes, n_train, backward=False, activation=c.activation) + mlp_pass(
+        sizes, n_val, backward=False, activation=c.activation
+    )
     snaps = len(set(c.snapshot_epochs))
     if c.snapshot_every:
         snaps += c.epochs // c.snapshot_every + 2
@@ -430,8 +461,7 @@ def training(config, dataset_bytes: bool = True) -> Cost:
     held = (6 * p + snaps * p + 2 * steps * per_step_record) * F8
     work = steps * step + evals * evaluation
     data = 2 * n * (d + 1) * F8 if dataset_bytes else 0
-    total = work.holding(held + data)
-    return Cost(total.flops, total.elems, total.calls, total.peak_bytes, steps, step)
+    return work.holding(held + data).as_job(steps, step)
 
 
 def reg_lab(lab) -> Estimate:
@@ -450,8 +480,7 @@ def reg_lab(lab) -> Estimate:
         f"width={b.hidden[0]}, depth={len(b.hidden)}"
         + (f", features={b.data_options['n_features']}" if "n_features" in b.data_options else "")
     )
-    total = Cost(cost.flops, cost.elems, cost.calls, cost.peak_bytes, first.steps, step)
-    return to_estimate(what, total, drivers)
+    return to_estimate(what, cost.as_job(first.steps, step), drivers)
 
 
 def _repeat_step(step: Cost | None, k: int) -> Cost | None:
@@ -475,7 +504,8 @@ def gradflow_profiles(configs: Sequence, spec, workers: int | None = None) -> Es
     for cfg in dict.fromkeys(configs):
         sizes = (d, *([cfg.width] * (cfg.depth - 1)), n_out)
         w, p, u = _mlp_counts(sizes)
-        one = mlp_pass(sizes, batch).holding(2 * p * F8)  # weights (+ the shared draws)
+        # held: the weights (and the shared draws)
+        one = mlp_pass(sizes, batch, activation=cfg.activation).holding(2 * p * F8)
         # statistics, norms and histograms: a few passes over the cached arrays
         one = one + Cost(0, 12 * batch * u, 30 * len(sizes), 0)
         if cfg.activation == "sigmoid" and not cfg.residual and cfg.depth > 2:
@@ -488,7 +518,8 @@ def gradflow_profiles(configs: Sequence, spec, workers: int | None = None) -> Es
         work = work + c
     peak = sum(peaks[:workers]) + 2 * n * (d + 1) * F8
     seconds_scale = 1.0 / min(workers, max(1, len(costs)))
-    total = Cost(work.flops * seconds_scale, work.elems * seconds_scale, work.calls, peak, 0, None)
+    total = work.scaled(seconds_scale, 1.0).as_job(0, None)
+    total = dataclasses.replace(total, peak_bytes=peak)
     deepest = max(configs, key=lambda c: c.depth * c.width)
     what = f"measuring {len(costs)} network(s) at initialization"
     drivers = f"batch={spec.batch}, depth up to {deepest.depth}, width up to {deepest.width}"
@@ -509,25 +540,19 @@ def gradflow_training(configs: Sequence, spec, steps: int, optimizer: str, lr: f
     configs = list(configs)
     trainings = [training(train_config(c, spec, steps, optimizer, lr)) for c in configs]
     cost = trainings[0]
-    step = trainings[0].step
     for t in trainings[1:]:
         cost = cost.alongside(t)
-        step = step + t.step if step is not None else t.step
     # a lockstep job step is one minibatch of every configuration
-    step = Cost(
-        sum(t.step.flops for t in trainings),
-        sum(t.step.elems for t in trainings),
-        sum(t.step.calls for t in trainings),
-        max(t.step.peak_bytes for t in trainings),
-    )
+    step = trainings[0].step
+    for t in trainings[1:]:
+        step = step + t.step
     deepest = max(configs, key=lambda c: c.depth * c.width)
     what = f"training {len(configs)} network(s) for {steps:,} steps"
     drivers = (
         f"training batch={spec.batch}, steps={steps}, depth up to {deepest.depth}, "
         f"width up to {deepest.width}"
     )
-    total = Cost(cost.flops, cost.elems, cost.calls, cost.peak_bytes, steps, step)
-    return to_estimate(what, total, drivers)
+    return to_estimate(what, cost.as_job(steps, step), drivers)
 
 
 # ------------------------------------------------------------------------------- race

@@ -25,6 +25,7 @@ the sidebar racers' own.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -213,7 +214,8 @@ class NetRace(TrainerGroup):
         self.per_racer_steps = first.total_steps
         self.stride = max(1, math.ceil(self.per_racer_steps / (config.max_points - 1)))
         P = first.net.n_params
-        self._paths = [Growable((P,)) for _ in self.trainers]
+        # a path keeps at most max_points points: allocated once, never regrown
+        self._paths = [Growable((P,), capacity=config.max_points) for _ in self.trainers]
         self._steps = [Growable((), dtype=np.int64) for _ in self.trainers]
         self._eff = [Growable() for _ in self.trainers]
         self._closed = [False] * len(self.trainers)
@@ -222,7 +224,8 @@ class NetRace(TrainerGroup):
         self._train_steps = self.total_steps
         if landscape_spec is not None:
             chunk = grid_chunk(self.shape, len(self.data.y_train))
-            self.total_steps += landscape_spec.n_items(len(self.trainers), chunk)
+            lengths = [config.max_points] * len(self.trainers)  # exact once the build starts
+            self.total_steps += landscape_spec.n_items(lengths, chunk)
 
     def _record(self, i: int) -> None:
         t = self.trainers[i]
@@ -331,28 +334,20 @@ def run(config: NetRaceConfig) -> NetRaceResult:
 def budget_estimate(config: NetRaceConfig, spec: LandscapeSpec | None = None) -> budget.Estimate:
     """The cost of the view's ONE job (:class:`engine.budget.Estimate`): every racer trained in
     lockstep (:func:`engine.budget.training` per racer; one job step = one minibatch of each)
-    and then, with ``spec``, the landscape: one forward pass over the training set per grid
-    point, projected path point and slice point, in work items of
-    :func:`engine.netrace_landscape.grid_chunk` points (one item may be the largest step)."""
+    with its recorded path held, then, with ``spec``, the landscape (:func:`_landscape_cost`)."""
     configs = [config.trainer_config(r) for r in config.racers]
     first = budget.training(configs[0])
     cost = first
     for c in configs[1:]:
         cost = cost.alongside(budget.training(c, dataset_bytes=False))
+    cost = cost.holding(_paths_bytes(config))
     step = len(configs) * first.step
     steps = first.steps
-    data = config.make_data()
-    n_train = len(data.y_train)
-    sizes = (data.n_features, *config.hidden, data.n_outputs)
     if spec is not None:
-        shape = NetShape(sizes, config.activation, (), 0.01)
-        chunk = grid_chunk(shape, n_train)
-        item = budget.mlp_pass(sizes, n_train * chunk, backward=False)
-        points = spec.grid**2 + len(configs) * (2 * config.max_points + SLICE_POINTS)
-        land = (points / chunk) * item
+        land = _landscape_cost(config, spec)
         cost = cost + land
-        steps += spec.n_items(len(configs), chunk)
-        step = item if item.flops > step.flops else step
+        steps += land.steps
+        step = land.step if land.step.flops > step.flops else step
     what = f"training {len(configs)} racer(s) for {config.epochs:,} epochs" + (
         f" and a {spec.grid}x{spec.grid} loss landscape" if spec is not None else ""
     )
@@ -361,24 +356,67 @@ def budget_estimate(config: NetRaceConfig, spec: LandscapeSpec | None = None) ->
         f"depth={len(config.hidden)}, racers={len(configs)}"
         + (f", grid={spec.grid}" if spec is not None else "")
     )
-    total = budget.Cost(cost.flops, cost.elems, cost.calls, cost.peak_bytes, steps, step)
-    return budget.to_estimate(what, total, drivers)
+    return budget.to_estimate(what, cost.as_job(steps, step), drivers)
+
+
+def _sizes(config: NetRaceConfig) -> tuple[tuple[int, ...], int]:
+    """The net's layer widths and the training-set size, from the config's data."""
+    data = config.make_data()
+    return (data.n_features, *config.hidden, data.n_outputs), len(data.y_train)
+
+
+def _paths_bytes(config: NetRaceConfig) -> float:
+    """Every racer's recorded path (``max_points`` x P float64, allocated once), and one
+    copy of them all as the job publishes them."""
+    sizes, _ = _sizes(config)
+    P = NetShape(sizes, config.activation, (), 0.01).n_params
+    return 2 * len(config.racers) * config.max_points * P * budget.F8
+
+
+def _landscape_cost(config: NetRaceConfig, spec: LandscapeSpec) -> budget.Cost:
+    """The landscape build (:class:`engine.netrace_landscape.LandscapeBuild`).
+
+    Work: per grid point, projected path point and slice point, the parameter vector
+    ``θ0 + α d1 + β d2`` (``4P`` FLOPs, ``P`` elements) and one forward pass over the training
+    set with its cross-entropy (:func:`engine.budget.mlp_pass`); the true path losses take the
+    forward pass alone (counted alike). The arithmetic is float32, priced as float64 (an upper
+    bound). Work items hold at most :func:`grid_chunk` points (each makes its own NumPy calls).
+    The PCA plane (:func:`engine.landscape.pca_plane`): one stacked copy of the paths and the
+    smaller Gram matrix. Memory: the paths (:func:`_paths_bytes`), the PCA, then one item's
+    parameter vectors and forward cache.
+    """
+    sizes, n_train = _sizes(config)
+    shape = NetShape(sizes, config.activation, (), 0.01)
+    P = shape.n_params
+    chunk = grid_chunk(shape, n_train)
+    rows = n_train * chunk
+    forward = budget.mlp_pass(sizes, rows, backward=False, activation=config.activation)
+    # the batched forward keeps two layers alive, float32 (h, z, f(z)), then the float64 logits
+    # and four (K, N) arrays of the cross-entropy
+    live = rows * (3 * max(sizes[1:]) * 4 + (sizes[-1] + 4) * budget.F8)
+    thetas = budget.Cost(4 * chunk * P, chunk * P, 4, 1.5 * chunk * P * budget.F8)
+    item = thetas.alongside(dataclasses.replace(forward, peak_bytes=live))
+    n_racers, m = len(config.racers), config.max_points
+    points = spec.grid**2 + n_racers * (2 * m + SLICE_POINTS)
+    items = spec.n_items([m] * n_racers, chunk)
+    work = (points / chunk) * item + budget.Cost(calls=max(0, items - points / chunk) * item.calls)
+    stacked = n_racers * m
+    gram = min(stacked, P)  # the smaller Gram matrix and its eigendecomposition (~10 n³)
+    pca = budget.Cost(
+        2 * stacked * P * gram + 10 * gram**3,
+        3 * stacked * P,
+        20,
+        (stacked * P + 3 * gram**2) * budget.F8,
+    )
+    return (pca + work).holding(_paths_bytes(config)).as_job(items, item)
 
 
 def landscape_estimate(config: NetRaceConfig, spec: LandscapeSpec) -> budget.Estimate:
     """The cost of evaluating one more landscape of a finished race on the page."""
-    full = budget_estimate(config, spec).cost
-    train = budget_estimate(config, None).cost
-    land = budget.Cost(
-        full.flops - train.flops,
-        full.elems - train.elems,
-        full.calls - train.calls,
-        full.peak_bytes,
-        0,
-        None,
-    )
     return budget.to_estimate(
-        f"a {spec.grid}x{spec.grid} loss landscape", land, f"grid={spec.grid}"
+        f"a {spec.grid}x{spec.grid} loss landscape",
+        _landscape_cost(config, spec).as_job(0, None),
+        f"grid={spec.grid}",
     )
 
 

@@ -10,6 +10,7 @@ slice), so a background job can run it between its other steps and stop between 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from engine.landscape import DEFAULT_MEMORY_BUDGET
 LANDSCAPE_MODES = ("pca", "random")
 SLICE_POINTS = 41
 SLICE_RADIUS = 1.0  # t ∈ [-1, 1]: ±1 filter-norm of each neuron
+DTYPE = np.float32  # the arithmetic of every loss on the plane (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,16 @@ class LandscapeSpec:
     seed: int = 0
     memory_budget: int = DEFAULT_MEMORY_BUDGET
 
-    def n_items(self, n_racers: int, chunk: int = GRID_CHUNK) -> int:
-        """How many work items a build with ``chunk`` grid points per item has."""
-        return -(-self.grid * self.grid // chunk) + 3 * n_racers
+    def n_items(self, path_lengths: Sequence[int], chunk: int = GRID_CHUNK) -> int:
+        """How many work items a PCA build has with ``chunk`` points per item, for racers
+        whose recorded paths hold ``path_lengths`` points (a random-plane build has fewer: it
+        projects one point); an upper bound from upper bounds."""
+        per_racer = (2 * _ceil(n, chunk) + _ceil(SLICE_POINTS, chunk) for n in path_lengths if n)
+        return _ceil(self.grid * self.grid, chunk) + sum(per_racer)
+
+
+def _ceil(n: int, chunk: int) -> int:
+    return -(-n // chunk)
 
 
 @dataclass(frozen=True)
@@ -158,12 +167,18 @@ class LandscapeBuild:
         self._z = np.empty(len(self._grid_coords))
         self.ts = np.linspace(-SLICE_RADIUS, SLICE_RADIUS, SLICE_POINTS)
         self._raw = ls.random_directions(self.shape, spec.seed + 7919, 1)[0]
-        self._projected: list = [None] * n
-        self._true: list = [None] * n
-        self._slices: list = [None] * n
-        self.chunk = grid_chunk(self.shape, len(self.y))
-        self._items = [("grid", k) for k in range(0, len(self._grid_coords), self.chunk)]
-        self._items += [(kind, i) for kind in ("projected", "true", "slice") for i in range(n)]
+        self._projected = [np.empty(len(xy)) for xy in self.coords]
+        self._true = [np.empty(len(p)) for p in paths]
+        self._slices = [np.empty(SLICE_POINTS) if len(p) else self.ts * np.nan for p in paths]
+        self.chunk = c = grid_chunk(self.shape, len(self.y))
+        self._items = [("grid", 0, k) for k in range(0, len(self._grid_coords), c)]
+        for i, p in enumerate(paths):
+            spans = (
+                ("projected", len(self.coords[i])),
+                ("true", len(p)),
+                ("slice", SLICE_POINTS if len(p) else 0),
+            )
+            self._items += [(kind, i, k) for kind, m in spans for k in range(0, m, c)]
         self.total = len(self._items)
         self.n_done = 0
 
@@ -172,26 +187,26 @@ class LandscapeBuild:
         return self.n_done >= self.total
 
     def step(self) -> None:
-        """Compute the next work item (a chunk of grid points, or one racer's path losses)."""
+        """Compute the next work item: at most :attr:`chunk` points of the grid, of one racer's
+        projected or true path, or of its 1D slice (so one item's time and memory are bounded
+        whatever the path length)."""
         if self.done:
             return
-        kind, k = self._items[self.n_done]
-        shape, X, y, f32 = self.shape, self.X, self.y, np.float32
-        budget = self.spec.memory_budget
+        kind, i, k = self._items[self.n_done]
+        part = slice(k, k + self.chunk)
+        shape, X, y, budget = self.shape, self.X, self.y, self.spec.memory_budget
         if kind == "grid":
-            part = self._grid_coords[k : k + self.chunk]
-            self._z[k : k + self.chunk] = ls.plane_loss(shape, self.plane, part, X, y, budget, f32)
-        elif kind == "projected":
-            self._projected[k] = ls.plane_loss(shape, self.plane, self.coords[k], X, y, budget, f32)
-        elif kind == "true":
-            self._true[k] = ls.losses_at(shape, self._paths[k], X, y, budget, f32)
-        else:
-            path = self._paths[k]
-            self._slices[k] = (
-                ls.slice_1d(shape, path[-1], self._raw, self.ts, X, y, budget, f32)
-                if len(path)
-                else self.ts * np.nan
+            self._z[part] = ls.plane_loss(
+                shape, self.plane, self._grid_coords[part], X, y, budget, DTYPE
             )
+        elif kind == "projected":
+            coords = self.coords[i][part]
+            self._projected[i][part] = ls.plane_loss(shape, self.plane, coords, X, y, budget, DTYPE)
+        elif kind == "true":
+            self._true[i][part] = ls.losses_at(shape, self._paths[i][part], X, y, budget, DTYPE)
+        else:
+            end, ts = self._paths[i][-1], self.ts[part]
+            self._slices[i][part] = ls.slice_1d(shape, end, self._raw, ts, X, y, budget, DTYPE)
         self.n_done += 1
 
     def result_(self) -> Landscape:

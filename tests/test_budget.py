@@ -13,9 +13,11 @@ import pytest
 
 from engine import basins, budget, race, reg_lab, tuning
 from engine import gradflow as gf
+from engine import netrace as nr
 from engine.budget import Estimate, Limits, Verdict
 from engine.gradflow_presets import DataSpec, FlowConfig
 from engine.knobs import BUDGET_KNOBS, validate_all
+from engine.optimizers import PRESETS
 from engine.surfaces import get as get_surface
 from pages.common import race_config, reg_config
 
@@ -85,6 +87,66 @@ def test_gradflow_training_estimate_bounds_the_measured_peak():
     measured = _peak(run)
     assert measured <= est.peak_bytes <= 4 * measured + 16 * MB
     assert est.steps == steps and est.step_seconds > 0
+
+
+def _net_racers(n: int, **config) -> nr.NetRaceConfig:
+    labels = ("SGD", "Momentum", "RMSProp", "Adagrad", "Adam")[:n]
+    racers = []
+    for label in labels:
+        name, hp = PRESETS[label]
+        hp = {**hp, "lr": nr.network_lr(label)}
+        racers.append(nr.Racer(label, name, tuple(sorted(hp.items()))))
+    return nr.NetRaceConfig(tuple(racers), **config)
+
+
+NET_RACES = {
+    "default": (_net_racers(5, epochs=10), nr.LandscapeSpec()),
+    # 64-wide: a work item holds 20 points, fewer than a path (the items must split paths)
+    "wide": (_net_racers(3, hidden=(64, 64), epochs=8), nr.LandscapeSpec(grid=21)),
+    "relu-spirals": (
+        _net_racers(2, activation="relu", dataset="spirals", epochs=5),
+        nr.LandscapeSpec(grid=15, mode="random"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NET_RACES)
+def test_network_race_estimate_bounds_the_measured_peak(case):
+    config, spec = NET_RACES[case]
+    est = nr.budget_estimate(config, spec)
+    measured = _peak(lambda: nr.NetRace(config, landscape_spec=spec).run())
+    assert measured <= est.peak_bytes <= 4 * measured + 16 * MB
+
+
+@pytest.mark.parametrize("case", NET_RACES)
+def test_network_race_estimate_counts_every_loss_evaluation_in_bounded_items(case, monkeypatch):
+    """The landscape's work items each evaluate at most ``chunk`` parameter vectors (one
+    item's time is bounded: a stop lands within it), and the estimate prices at least every
+    vector the build evaluates, in at least as many items."""
+    from engine import landscape as ls
+
+    config, spec = NET_RACES[case]
+    result = nr.NetRace(config).run()
+    build = nr.LandscapeBuild(result, spec)
+    evaluated = []
+    real = ls.losses_at
+    monkeypatch.setattr(
+        ls, "losses_at", lambda s, t, *a, **k: evaluated.append(len(t)) or real(s, t, *a, **k)
+    )
+    per_item = []
+    while not build.done:
+        before = sum(evaluated)
+        build.step()
+        per_item.append(sum(evaluated) - before)
+    assert max(per_item) <= build.chunk
+    land = nr.landscape_estimate(config, spec).cost
+    item = budget.mlp_pass(
+        result.shape.sizes, len(result.data.y_train), backward=False, activation=config.activation
+    )
+    assert land.flops >= sum(evaluated) * item.flops
+    assert land.transcendentals >= sum(evaluated) * item.transcendentals
+    job = nr.budget_estimate(config, spec)
+    assert job.steps >= result.total_steps + build.total
 
 
 def test_race_analyses_estimates_bound_the_measured_peak():

@@ -12,6 +12,7 @@ import pytest
 from engine import landscape as ls
 from engine import losses, race, surfaces
 from engine import netrace as nr
+from engine import netrace_landscape as nl
 from engine import netrace_report as rep
 from engine.nn import MLP
 from engine.optimizers import PRESETS
@@ -145,8 +146,11 @@ def test_contour_at_projected_points_equals_the_loss_there(small_race):
     for i, r in enumerate(small_race.runs):
         c = L.coords[i]
         for k in (0, len(c) // 2, len(c) - 1):
-            # a one-point grid through the projected point = the contour's value there
-            at = ls.grid_loss(small_race.shape, L.plane, c[k : k + 1, 0], c[k : k + 1, 1], X, y)
+            # a one-point grid through the projected point = the contour's value there, in the
+            # precision the build computes both in
+            at = ls.grid_loss(
+                small_race.shape, L.plane, c[k : k + 1, 0], c[k : k + 1, 1], X, y, dtype=nl.DTYPE
+            )
             assert at[0, 0] == pytest.approx(L.projected_loss[i][k], rel=1e-12)
             theta = L.plane.points(c[k : k + 1])[0]
             assert L.projected_loss[i][k] == pytest.approx(
@@ -155,6 +159,18 @@ def test_contour_at_projected_points_equals_the_loss_there(small_race):
         # the true loss is taken at the real θ_t, and equals the trainer's own evaluation at the end
         assert L.true_loss[i][-1] == pytest.approx(r.history.train_loss[-1], rel=1e-5)
         assert L.true_loss[i][0] == pytest.approx(r.history.train_loss[0], rel=1e-5)
+
+
+def test_plane_loss_computes_in_the_precision_asked_for(small_race):
+    L = nr.landscape(small_race, grid=5)
+    X, y = small_race.data.X_train, small_race.data.y_train
+    coords = L.coords[0][::20]
+    thetas = L.plane.points(coords)
+    for dtype in (np.float32, np.float64):
+        np.testing.assert_array_equal(
+            ls.plane_loss(small_race.shape, L.plane, coords, X, y, dtype=dtype),
+            ls.losses_at(small_race.shape, thetas, X, y, dtype=dtype),
+        )
 
 
 def test_reference_end_point_is_the_origin(small_race):
@@ -274,7 +290,8 @@ def test_the_job_task_builds_the_landscape_in_short_steps(small_race):
     while not task.done:
         task.step()
         items += 1
-    assert items == 1 + spec.n_items(len(cfg.racers))  # the setup, then every work item
+    lengths = [len(r.path) for r in small_race.runs]
+    assert items == 1 + spec.n_items(lengths)  # the setup, then every work item
     assert task.steps_done == task.total_steps
     built = task.publish().landscape
     at_once = nr.landscape(small_race, grid=9)
