@@ -1,5 +1,8 @@
 """Cost estimates (engine.budget) against measurement, in one run on this machine.
 
+Covered: the Regularization lab's jobs, the Gradient-flow profiles and training, the race
+page's network view (training + landscape) and its analyses (basins, tuning, seeds).
+
 ``python -m bench.budget`` prints, for a few configurations of every priced computation, the
 estimated and measured seconds (their ratio; the stated factor: measured / estimated within
 1/3..3 on an idle machine) and peak bytes (tracemalloc; the estimate must bound it, which
@@ -10,6 +13,7 @@ The machine is shared: the load average is printed, and times drift with it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -17,6 +21,7 @@ import tracemalloc
 
 from engine import basins, budget, race, reg_lab, tuning
 from engine import gradflow as gf
+from engine import netrace as nr
 from engine.gradflow_presets import DataSpec, FlowConfig
 from engine.knobs import validate_all
 from engine.surfaces import get as get_surface
@@ -78,6 +83,12 @@ def cases():
         budget.gradflow_training(configs, spec, 200, "sgd", 0.05),
         lambda: _train(gf.FlowTraining(configs, spec, 200, "sgd", 0.05)),
     )
+    for name, config, spec in _netraces():
+        yield (
+            name,
+            nr.budget_estimate(config, spec),
+            lambda c=config, s=spec: nr.NetRace(c, landscape_spec=s).run(),
+        )
     yield (
         "basin maps 5 x 60x60",
         budget.basins(5, 60, basins.BASIN_STEPS),
@@ -96,6 +107,20 @@ def cases():
             for e in entries
         ],
     )
+
+
+def _netraces():
+    """The race page's network view: the default job, a wider net, a finer grid, ReLU."""
+    from bench.netrace import default_config
+
+    base = default_config()
+    spec = nr.LandscapeSpec()
+    yield "network race, default (5 racers, 41x41)", base, spec
+    wide = dataclasses.replace(base, hidden=(64, 64), epochs=60)
+    yield "network race, 64x64 net, 60 epochs", wide, spec
+    yield "network race, 101x101 landscape", base, dataclasses.replace(spec, grid=101)
+    relu = dataclasses.replace(base, activation="relu", dataset="spirals")
+    yield "network race, ReLU on spirals", relu, spec
 
 
 def largest_step() -> None:
