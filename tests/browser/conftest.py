@@ -37,7 +37,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def app_url():
-    """Start the app on a free port, wait for /_stcore/health, yield its base URL."""
+    """Start the app on a free port (budgets at ``BUDGET_RATES=fixed``), wait for
+    /_stcore/health, yield its base URL."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "streamlit-test.log", "w")  # noqa: SIM115
@@ -58,6 +59,9 @@ def app_url():
             "none",
         ],
         cwd=ROOT,
+        # priced at the documented fixed rates, as the in-process tests are (tests/conftest.py):
+        # which links ask for consent must not depend on the machine's speed
+        env={**os.environ, "BUDGET_RATES": "fixed"},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
