@@ -29,8 +29,8 @@ import streamlit as st
 
 from engine import race, surfaces
 from engine.formula import nonfinite_fraction
+from pages.common import fragments, race_network, urlstate
 from pages.common import race_config as rc
-from pages.common import race_network, urlstate
 from pages.common import race_views as views
 from viz import race as vr
 from viz import race_seeds as rs
@@ -404,5 +404,5 @@ if tune_on:
         f"criterion: {crit}). See the *Fair race* tab.",
         icon=":material/balance:",
     )
-race_map(config, result, clouds, "" if formula_error else surface.note)
-race_tabs(config, result, clouds, tuned, crit)
+fragments.mount(race_map, config, result, clouds, "" if formula_error else surface.note)
+fragments.mount(race_tabs, config, result, clouds, tuned, crit)

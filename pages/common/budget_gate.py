@@ -27,6 +27,7 @@ import streamlit as st
 
 from engine import budget
 from engine.budget import Decision, Verdict
+from pages.common import fragments
 
 _CONSENT = "_budget_consent"  # session-state key: {gate key: signature consented to}
 _JOBS = "_budget_jobs"  # session-state key: job slot keys this session started through a gate
@@ -196,4 +197,4 @@ def queue_notice(key: str) -> None:
             st.rerun()  # it has started: the full run redraws the controls
         st.info(queue_text(*wait), icon=":material/schedule:")
 
-    _notice()
+    fragments.mount(_notice)

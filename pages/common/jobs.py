@@ -55,6 +55,7 @@ import streamlit as st
 from engine import executor
 from engine.jobs import DEFAULT_IDLE_PAUSE, JobGroup, Snapshot, Status, StepTask, default_manager
 from engine.result_cache import NotCanonical, canonical_key, shared_compute
+from pages.common import fragments
 
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
 PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
@@ -319,8 +320,8 @@ def live_job(
         if draw is not None and snap.history is not None:
             draw(snap)
 
-    _status()
-    _charts()
+    fragments.mount(_status)
+    fragments.mount(_charts)
     return job.snapshot()
 
 
