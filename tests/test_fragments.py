@@ -10,12 +10,11 @@ fragment's root block must be at index 0 under a block that carries no fragment 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.runtime import forward_msg_queue
 
 from engine.jobs import default_manager
+from tests.test_budget_pages import _Slow  # a task that holds a slot until stopped
 
 REG = "pages/regularization.py"
 GRAD = "pages/gradients.py"
@@ -108,24 +107,10 @@ def test_gradient_training_fragments_are_mounted(deltas):
     _assert_mounted(deltas, expected=2)
 
 
-class _Endless:
-    """A job task that holds a slot until stopped."""
-
-    steps_done, total_steps, epoch = 0, 10**9, 0
-    done, divergence = False, None
-
-    def step(self) -> None:
-        time.sleep(0.02)
-        self.steps_done += 1
-
-    def publish(self):
-        return self.steps_done
-
-
 def test_queue_notice_fragment_is_mounted(deltas):
     manager = default_manager()
     for i in range(manager.max_running):  # every slot taken: the lab's run must wait
-        manager.submit(_Endless(), name=f"blocker {i}")
+        manager.submit(_Slow(), name=f"blocker {i}")
     at = _open(REG, seed="7").run()  # a seed no other test ran: no cached result
     assert not at.exception
     assert any("Queued: position" in str(e.value) for e in at.info)
