@@ -311,7 +311,7 @@ def _rerun_page_if_asked() -> None:
         st.rerun()  # a click in a fragment changed the race's settings (start, tuned rates)
 
 
-@st.fragment(key=MAP_FRAGMENT)
+@fragments.fragment(key=MAP_FRAGMENT)
 def race_map(config: rc.RaceConfig, result, clouds, note: str) -> None:
     """The map and the step cursor under it. A fragment: moving the cursor reruns only the
     map and the tabs; a click on the map (a new start) reruns the page."""
@@ -338,7 +338,7 @@ def race_map(config: rc.RaceConfig, result, clouds, note: str) -> None:
             st.error(vr.stop_message(e), icon=":material/trending_up:")
 
 
-@st.fragment(key=TABS_FRAGMENT)
+@fragments.fragment(key=TABS_FRAGMENT)
 def race_tabs(config: rc.RaceConfig, result, clouds, tuned, crit: str) -> None:
     """The tabs under the map and the share box. A fragment: opening a tab reruns only this,
     and only the open tab is built and sent (the map is not even re-serialized)."""
@@ -404,5 +404,5 @@ if tune_on:
         f"criterion: {crit}). See the *Fair race* tab.",
         icon=":material/balance:",
     )
-fragments.mount(race_map, config, result, clouds, "" if formula_error else surface.note)
-fragments.mount(race_tabs, config, result, clouds, tuned, crit)
+race_map(config, result, clouds, "" if formula_error else surface.note)
+race_tabs(config, result, clouds, tuned, crit)

@@ -75,43 +75,30 @@ def _assert_mounted(sent, expected: int) -> None:
         assert path[:-1] in owned_by_full_run, f"fragment at {path}: parent not a page block"
 
 
-def _open(page: str, **query: str):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import APP
-
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at
-
-
-def test_race_map_and_tabs_fragments_are_mounted(deltas):
-    at = _open(RACE).run()
+def test_race_map_and_tabs_fragments_are_mounted(open_page, deltas):
+    at = open_page(RACE)
     assert not at.exception
     _assert_mounted(deltas, expected=2)  # the map with its step cursor, the tabs
 
 
-def test_lab_status_and_chart_fragments_are_mounted(deltas):
-    at = _open(REG).run()  # the default link starts its run by itself
+def test_lab_status_and_chart_fragments_are_mounted(open_page, deltas):
+    at = open_page(REG)  # the default link starts its run by itself
     assert not at.exception
     _assert_mounted(deltas, expected=2)  # the progress line, the live charts
 
 
-def test_gradient_training_fragments_are_mounted(deltas):
-    at = _open(GRAD, tab="Training (live)").run()
+def test_gradient_training_fragments_are_mounted(open_page, deltas):
+    at = open_page(GRAD, tab="Training (live)")
     next(b for b in at.button if b.key == "gradflow_start").click().run()
     assert not at.exception and default_manager().jobs()
     _assert_mounted(deltas, expected=2)
 
 
-def test_queue_notice_fragment_is_mounted(deltas):
+def test_queue_notice_fragment_is_mounted(open_page, deltas):
     manager = default_manager()
     for i in range(manager.max_running):  # every slot taken: the lab's run must wait
         manager.submit(_Slow(), name=f"blocker {i}")
-    at = _open(REG, seed="7").run()  # a seed no other test ran: no cached result
+    at = open_page(REG, seed="7")  # a seed no other test ran: no cached result
     assert not at.exception
     assert any("Queued: position" in str(e.value) for e in at.info)
     _assert_mounted(deltas, expected=3)  # the queue notice, the progress line, the charts

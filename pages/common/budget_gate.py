@@ -190,11 +190,11 @@ def queue_notice(key: str) -> None:
     if job is None or _status_value(job) != "queued":
         return
 
-    @st.fragment(run_every=1.0)
+    @fragments.fragment(run_every=1.0)
     def _notice() -> None:
         wait = queue_wait(job)
         if wait is None:
             st.rerun()  # it has started: the full run redraws the controls
         st.info(queue_text(*wait), icon=":material/schedule:")
 
-    fragments.mount(_notice)
+    _notice()

@@ -13,18 +13,31 @@ the next run of the *second* fragment writes at index 1 of a block that has none
 
 A container created by the full run carries no fragment id, so no fragment run clears it.
 Inside it the fragment's block is always child 0, and a fragment run re-creates it even
-after the browser has pruned it. Every fragment in the app is called through :func:`mount`.
+after the browser has pruned it. Every fragment in the app is declared with :func:`fragment`
+(``st.fragment`` plus that container), so no call site can forget it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 
-def mount(fragment: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call ``fragment(*args, **kwargs)`` as the only child of a new container."""
-    with st.container():
-        return fragment(*args, **kwargs)
+def fragment(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``@fragment(run_every=..., key=...)``: ``st.fragment(**options)`` whose every call
+    draws it as the only child of a new container of the calling run."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        inner = st.fragment(func, **options)
+
+        @functools.wraps(func)
+        def mounted(*args: Any, **kwargs: Any) -> Any:
+            with st.container():
+                return inner(*args, **kwargs)
+
+        return mounted
+
+    return decorate

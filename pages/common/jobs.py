@@ -18,7 +18,7 @@ A page that trains in the background does three things::
   run (or gets its cached result). Pause / Stop act on this session's view only; Stop stops
   the run itself only for its last watcher.
 * :func:`shared_figure` builds a figure once per (result, view options) for all sessions.
-* :func:`live_job` draws inside ``@st.fragment(run_every=...)``, polling only while the job
+* :func:`live_job` draws inside ``@fragments.fragment(run_every=...)``, polling only while the job
   is active: every ``every`` seconds while queued or running, every ``paused_every`` seconds
   while this view is paused, not at all once finished. Polling is what keeps a job computing:
   a job no page polls for ``engine.knobs.IDLE_PAUSE_SECONDS`` pauses (no next chunk) and the
@@ -307,21 +307,21 @@ def live_job(
     chart_every = every if redraw_every is None else max(every, redraw_every)
     chart_interval = poll_interval(status, chart_every, max(paused_every, chart_every))
 
-    @st.fragment(run_every=interval)
+    @fragments.fragment(run_every=interval)
     def _status() -> None:
         snap = job.snapshot()
         render_status(snap, epochs, unit)
         if interval is not None and snap.status.finished:
             st.rerun()  # once: the full run sees a finished job and stops polling
 
-    @st.fragment(run_every=chart_interval)
+    @fragments.fragment(run_every=chart_interval)
     def _charts() -> None:
         snap = job.snapshot()
         if draw is not None and snap.history is not None:
             draw(snap)
 
-    fragments.mount(_status)
-    fragments.mount(_charts)
+    _status()
+    _charts()
     return job.snapshot()
 
 
