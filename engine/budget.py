@@ -267,8 +267,9 @@ class Estimate:
 
     @property
     def text(self) -> str:
-        """``"about 3 min, 1.2 GB"``."""
-        return f"about {fmt_duration(self.seconds)}, {fmt_bytes(self.peak_bytes)}"
+        """``"about 3 min, 1.2 GB"`` (``"under a second, 13 MB"``: no "about" before a bound)."""
+        about = "about " if self.seconds >= 1 else ""
+        return f"{about}{fmt_duration(self.seconds)}, {fmt_bytes(self.peak_bytes)}"
 
 
 def to_estimate(what: str, cost: Cost, drivers: str = "", rates: Rates | None = None) -> Estimate:

@@ -246,6 +246,8 @@ def test_format():
     assert budget.fmt_duration(175) == "3 min"
     assert budget.fmt_duration(48 * 3600 * 4) == "8 days"
     assert budget.fmt_bytes(1.2 * 1024**3) == "1.2 GB"
+    assert budget.Estimate("work", 175, 1.2 * 1024**3).text == "about 3 min, 1.2 GB"
+    assert budget.Estimate("work", 0.2, 13 * 1024**2).text == "under a second, 13 MB"
 
 
 def test_rates_probe_is_positive_and_cached():
