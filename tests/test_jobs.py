@@ -415,3 +415,67 @@ def test_controls_and_live_area_in_apptest():
     assert any("settings changed" in i.value for i in at.info)
     at.button(key="t_reset").click().run()
     assert "Press **Start**" in at.info[0].value
+
+
+class _FixedJob:
+    """A job view whose status the test sets (live_job reads ``status`` and ``snapshot()``)."""
+
+    def __init__(self, status: Status):
+        self.status = status
+
+    def snapshot(self):
+        return _snap(self.status)
+
+
+@pytest.fixture
+def live_status(monkeypatch):
+    """``live_job`` with a settable job: returns ``(job, fragment_runs, reruns)``, where
+    ``fragment_runs()`` re-runs the status fragment the way a browser's timer does (after
+    the full run) and ``reruns`` counts the full reruns it asked for."""
+    import pages.common.jobs as pj
+
+    job = _FixedJob(Status.RUNNING)
+    declared: list = []
+    reruns: list[int] = []
+
+    def fragment(**options):
+        def decorate(func):
+            declared.append(func)
+            return func
+
+        return decorate
+
+    group = type("Group", (), {"get": lambda self, key: job})()
+    monkeypatch.setattr(pj, "session_jobs", lambda: group)
+    monkeypatch.setattr(pj.fragments, "fragment", fragment)
+    monkeypatch.setattr(pj.st, "rerun", lambda: reruns.append(1))
+
+    def full_run():
+        declared.clear()
+        pj.live_job("t", draw=None)
+
+    return job, full_run, lambda: declared[0](), reruns
+
+
+def test_finished_job_asks_once_for_the_full_run_that_stops_polling(live_status):
+    job, full_run, status_fragment_run, reruns = live_status
+    full_run()  # running: the fragment polls, nothing to rerun
+    status_fragment_run()
+    assert reruns == []
+    job.status = Status.DONE
+    status_fragment_run()  # a poll finds it finished: one full run to catch the page up
+    assert len(reruns) == 1
+    full_run()  # that full run sees it finished and declares no timer
+    assert len(reruns) == 1
+
+
+def test_a_fragment_run_after_the_finished_full_run_asks_for_it_again(live_status):
+    """The browser missed the full run that saw the job finished (its "finished" message was
+    dropped) and still polls: the fragment, declared without a timer, asks again."""
+    job, full_run, status_fragment_run, reruns = live_status
+    job.status = Status.DONE
+    full_run()
+    assert reruns == []
+    status_fragment_run()
+    status_fragment_run()
+    assert len(reruns) == 2

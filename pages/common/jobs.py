@@ -24,6 +24,15 @@ A page that trains in the background does three things::
   a job no page polls for ``engine.knobs.IDLE_PAUSE_SECONDS`` pauses (no next chunk) and the
   next poll resumes it. When the job finishes, the fragment triggers one full rerun so the
   buttons and the rest of the page catch up, and polling ends.
+* That full run can be lost (1 page in 7 with 5 concurrent visitors on a loaded machine: the
+  page said "epoch 200/200 · 100%" but never showed its final controls). When a fragment's
+  timer request reaches the server after the full run ended but before the server sent its
+  "finished" message, Streamlit 1.67 starts a new script runner for the fragment and drops
+  the old runner's unsent events (``AppSession.request_rerun``; upstream guards only a
+  fragment that no longer exists, streamlit/streamlit#9921). The browser then never
+  finishes that run and keeps its old polling timers. So the status fragment, declared
+  without a timer by the full run that saw the job finished, treats any later run of itself
+  as a sign that the browser missed that full run, and asks for another one.
 * Flicker: Streamlit 1.67 derives a Plotly chart's element id from its spec and the browser
   keys the chart on that id, so a figure whose data changed is a NEW chart: the old one is
   unmounted and the new one plotted from scratch (Playwright: the page's ``.js-plotly-plot``
@@ -307,12 +316,14 @@ def live_job(
     chart_every = every if redraw_every is None else max(every, redraw_every)
     chart_interval = poll_interval(status, chart_every, max(paused_every, chart_every))
 
+    in_full_run = True  # False once this run is over: later calls are fragment reruns
+
     @fragments.fragment(run_every=interval)
     def _status() -> None:
         snap = job.snapshot()
         render_status(snap, epochs, unit)
-        if interval is not None and snap.status.finished:
-            st.rerun()  # once: the full run sees a finished job and stops polling
+        if snap.status.finished and (interval is not None or not in_full_run):
+            st.rerun()  # the full run sees a finished job and stops polling
 
     @fragments.fragment(run_every=chart_interval)
     def _charts() -> None:
@@ -322,6 +333,7 @@ def live_job(
 
     _status()
     _charts()
+    in_full_run = False
     return job.snapshot()
 
 
