@@ -195,6 +195,7 @@ def _layer_name(history, layer: int | None) -> str:
 def draw(snap: Snapshot) -> None:
     """Everything that comes from the job (see pages.common.reg_live): while it trains, each
     poll draws the light charts; once it has finished, the full ones, built once."""
+    snap, fresh = live_view.throttled(snap)
     runs = snap.history
     if not runs or snap.status is Status.QUEUED:
         return
@@ -290,7 +291,7 @@ def draw(snap: Snapshot) -> None:
                 st.caption("The decision regions appear when training ends.")
             else:
                 _boundaries(runs, tag, view.restored)
-    if live:
+    if live and fresh:
         live_view.record_draw(time.perf_counter() - started)
 
 
@@ -387,7 +388,7 @@ with results:
         JOB,
         draw,
         epochs=lab.base.epochs,
-        redraw_every=live_view.poll_every(live_view.last_draw_seconds()),
+        redraw_every=live_view.redraw_gap(),
     )
 
 # --- 5. sharing and export ---------------------------------------------------------------------

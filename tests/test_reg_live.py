@@ -25,11 +25,62 @@ from viz.common import color
         (-1.0, live.POLL_FLOOR),
         (0.01, live.POLL_FLOOR),  # a fast draw never polls faster than the floor
         (0.4, 0.4 * live.DRAW_FACTOR),  # a slow one: drawing is at most 1/factor of the time
-        (100.0, live.POLL_CAP),  # the progress line must still move
+        (100.0, live.POLL_CAP),  # a class's charts still move
     ],
 )
 def test_poll_every_is_a_multiple_of_the_draw_time_within_bounds(draw, expected):
     assert live.poll_every(draw) == pytest.approx(expected)
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_live_draws_sum_the_sessions_drawing_now():
+    clock = _Clock()
+    draws = live.LiveDraws(window=10.0, clock=clock)
+    assert draws.load() is None
+    draws.record("a", 0.06)
+    draws.record("b", 0.04)
+    draws.record("a", 0.05)  # a session counts once: its latest draw
+    assert draws.load() == pytest.approx(0.09)
+    clock.now = 8.0
+    draws.record("b", 0.04)
+    clock.now = 12.0  # "a" last drew 12 s ago: it left (its job ended, its tab closed)
+    assert draws.load() == pytest.approx(0.04)
+
+
+def test_a_class_shares_one_redraw_budget(monkeypatch):
+    """One visitor redraws at the floor; twenty whose draws take 60 ms each wait
+    20 * 0.06 * DRAW_FACTOR s, so together they draw at most 1/DRAW_FACTOR of the time."""
+    draws = live.LiveDraws()
+    monkeypatch.setattr(live, "LIVE_DRAWS", draws)
+    draws.record("alone", 0.06)
+    assert live.redraw_gap() == live.POLL_FLOOR
+    for i in range(19):
+        draws.record(f"student {i}", 0.06)
+    gap = live.redraw_gap()
+    assert gap == pytest.approx(20 * 0.06 * live.DRAW_FACTOR)
+    assert 20 * 0.06 / gap == pytest.approx(1 / live.DRAW_FACTOR)
+
+
+def test_throttled_draws_the_held_snapshot_until_the_gap_has_passed(monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(live, "st", SimpleNamespace(session_state={}))
+    first = replace(BASE, version=1)
+    assert live.throttled(first, gap=lambda: 60.0) == (first, True)
+    newer = replace(BASE, version=2)
+    assert live.throttled(newer, gap=lambda: 60.0) == (first, False)  # too soon: the same charts
+    assert live.throttled(newer, gap=lambda: 0.0) == (newer, True)  # the gap has passed
+    done = replace(BASE, version=3, status=Status.DONE)
+    assert live.throttled(done, gap=lambda: 60.0) == (done, True)  # the end is drawn at once
+    other = replace(BASE, job_id="k", version=1)
+    assert live.throttled(other, gap=lambda: 60.0) == (other, True)  # a new run: no holding
 
 
 # ------------------------------------------------------------------------------ await_job
