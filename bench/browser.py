@@ -32,7 +32,12 @@ The machine is shared: the 1-minute load average is printed beside the figures (
 after). Targets (issue 10), when idle: race interaction median <= 0.5 s, worst <= 1.5 s,
 first chart <= 2 s, bytes per typical interaction <= 300 KB.
 
-Usage: ``python -m bench.browser [--pages race,regularization,gradients] [-v]
+**Floor** (``--pages floor``, not in the default set): the same measures on
+``bench/floor/app.py``, the smallest Streamlit page with one number input and one Plotly
+chart, served by its own server: what Streamlit and Plotly alone cost on this machine, the
+floor under every target above.
+
+Usage: ``python -m bench.browser [--pages race,regularization,gradients,floor] [-v]
 [--json artifacts/bench_browser.json] [--app-dir /path/to/other/checkout]``.
 """
 
@@ -379,7 +384,17 @@ def _grad_setup(page):
     expand(page, "1")
 
 
+FLOOR_APP = ROOT / "bench" / "floor"  # not this app: Streamlit + Plotly alone (see its docstring)
+FLOOR = [
+    (
+        f"number step ({'+' if i % 2 == 0 else '-'})",
+        lambda p, up=(i % 2 == 0): number_step(p, "Learning rate", up=up),
+    )
+    for i in range(10)
+]
+
 PAGES = {
+    "floor": ("/", FLOOR, None),
     "race": ("/race", RACE, None),
     "regularization": ("/regularization", REG, _reg_setup),
     "gradients": ("/gradients", GRAD, _grad_setup),
@@ -444,7 +459,7 @@ def report(result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pages", default=",".join(PAGES))
+    parser.add_argument("--pages", default=",".join(n for n in PAGES if n != "floor"))
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per action")
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument(
@@ -461,15 +476,22 @@ def main() -> None:
     names = [n.strip() for n in args.pages.split(",") if n.strip()]
     load_before = os.getloadavg()
     results = []
-    with server(args.app_dir) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            for name in names:
-                if args.verbose:
-                    print(f"  {name}:", flush=True)
-                results.append(run_page(browser, base, name, args.verbose))
-        finally:
-            browser.close()
+    for app_dir, group in (
+        (FLOOR_APP, ["floor"]),
+        (args.app_dir, [n for n in names if n != "floor"]),
+    ):
+        group = [n for n in group if n in names]
+        if not group:
+            continue
+        with server(app_dir) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                for name in group:
+                    if args.verbose:
+                        print(f"  {name}:", flush=True)
+                    results.append(run_page(browser, base, name, args.verbose))
+            finally:
+                browser.close()
     load_after = os.getloadavg()
     print(
         f"load average (1, 5, 15 min): before {load_before[0]:.1f} {load_before[1]:.1f} "

@@ -353,9 +353,11 @@ def _snap(status, **kw):
 
 
 def test_polling_runs_only_while_a_job_is_active():
-    from pages.common.jobs import poll_interval
+    from pages.common.jobs import QUEUED_EVERY, poll_interval
 
-    assert poll_interval(Status.RUNNING, every=0.5) == poll_interval(Status.QUEUED) == 0.5
+    assert poll_interval(Status.RUNNING, every=0.5) == 0.5
+    assert poll_interval(Status.QUEUED) == QUEUED_EVERY > 0.5  # only its place changes
+    assert poll_interval(Status.QUEUED, queued_every=None) is None
     assert poll_interval(Status.PAUSED, paused_every=5.0) == 5.0
     for status in (Status.DONE, Status.STOPPED, Status.FAILED, Status.DIVERGED, None):
         assert poll_interval(status) is None
@@ -436,11 +438,13 @@ def live_status(monkeypatch):
 
     job = _FixedJob(Status.RUNNING)
     declared: list = []
+    intervals: list = []  # run_every of the status and the charts fragment, last full run
     reruns: list[int] = []
 
     def fragment(**options):
         def decorate(func):
             declared.append(func)
+            intervals.append(options.get("run_every"))
             return func
 
         return decorate
@@ -452,7 +456,9 @@ def live_status(monkeypatch):
 
     def full_run():
         declared.clear()
+        intervals.clear()
         pj.live_job("t", draw=None)
+        return tuple(intervals)
 
     return job, full_run, lambda: declared[0](), reruns
 
@@ -469,13 +475,33 @@ def test_finished_job_asks_once_for_the_full_run_that_stops_polling(live_status)
     assert len(reruns) == 1
 
 
-def test_a_fragment_run_after_the_finished_full_run_asks_for_it_again(live_status):
+def test_a_fragment_run_after_the_finished_full_run_asks_for_it_again(live_status, monkeypatch):
     """The browser missed the full run that saw the job finished (its "finished" message was
-    dropped) and still polls: the fragment, declared without a timer, asks again."""
+    dropped) and still polls: the fragment, declared without a timer, asks again, but only
+    once the browser has had time to apply that run (a busy one's timers fire meanwhile)."""
+    import pages.common.jobs as pj
+
     job, full_run, status_fragment_run, reruns = live_status
     job.status = Status.DONE
+    monkeypatch.setattr(pj, "MISSED_RUN_AFTER", 60.0)
     full_run()
+    status_fragment_run()  # a timer the browser had not yet cancelled: no new run
     assert reruns == []
-    status_fragment_run()
+    monkeypatch.setattr(pj, "MISSED_RUN_AFTER", 0.0)
+    status_fragment_run()  # still polling after the grace: that run was lost
     status_fragment_run()
     assert len(reruns) == 2
+
+
+def test_a_queued_job_polls_slowly_and_reruns_the_page_when_it_starts(live_status):
+    from pages.common.jobs import POLL_EVERY, QUEUED_EVERY
+
+    job, full_run, status_fragment_run, reruns = live_status
+    job.status = Status.QUEUED
+    assert full_run() == (QUEUED_EVERY, None)  # the progress line only; no charts to draw
+    status_fragment_run()
+    assert reruns == []
+    job.status = Status.RUNNING
+    status_fragment_run()  # it left the queue: the full run declares the running rate
+    assert len(reruns) == 1
+    assert full_run() == (POLL_EVERY, POLL_EVERY)

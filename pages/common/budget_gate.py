@@ -182,15 +182,15 @@ def queue_text(position: int, seconds: float) -> str:
 
 
 def queue_notice(key: str) -> None:
-    """While this session's job ``key`` waits in the queue, its place and wait, refreshed each
-    second; nothing otherwise."""
+    """While this session's job ``key`` waits in the queue, its place and wait, refreshed every
+    ``jobs.QUEUED_EVERY`` seconds; nothing otherwise."""
     from pages.common import jobs as pj
 
     job = pj.session_jobs().get(key)
     if job is None or _status_value(job) != "queued":
         return
 
-    @fragments.fragment(run_every=1.0)
+    @fragments.fragment(run_every=pj.QUEUED_EVERY)
     def _notice() -> None:
         wait = queue_wait(job)
         if wait is None:

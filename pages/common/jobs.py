@@ -19,8 +19,10 @@ A page that trains in the background does three things::
   the run itself only for its last watcher.
 * :func:`shared_figure` builds a figure once per (result, view options) for all sessions.
 * :func:`live_job` draws inside ``@fragments.fragment(run_every=...)``, polling only while the job
-  is active: every ``every`` seconds while queued or running, every ``paused_every`` seconds
-  while this view is paused, not at all once finished. Polling is what keeps a job computing:
+  is active: every ``every`` seconds while running, every ``QUEUED_EVERY`` seconds while
+  queued (the charts not at all: nothing to draw; the progress fragment reruns the page when
+  the job starts), every ``paused_every`` seconds while this view is paused, not at all once
+  finished. Polling is what keeps a job computing:
   a job no page polls for ``engine.knobs.IDLE_PAUSE_SECONDS`` pauses (no next chunk) and the
   next poll resumes it. When the job finishes, the fragment triggers one full rerun so the
   buttons and the rest of the page catch up, and polling ends.
@@ -31,8 +33,9 @@ A page that trains in the background does three things::
   the old runner's unsent events (``AppSession.request_rerun``; upstream guards only a
   fragment that no longer exists, streamlit/streamlit#9921). The browser then never
   finishes that run and keeps its old polling timers. So the status fragment, declared
-  without a timer by the full run that saw the job finished, treats any later run of itself
-  as a sign that the browser missed that full run, and asks for another one.
+  without a timer by the full run that saw the job finished, treats a run of itself more
+  than ``MISSED_RUN_AFTER`` seconds later as a sign that the browser missed that full run,
+  and asks for another one.
 * Flicker: Streamlit 1.67 derives a Plotly chart's element id from its spec and the browser
   keys the chart on that id, so a figure whose data changed is a NEW chart: the old one is
   unmounted and the new one plotted from scratch (Playwright: the page's ``.js-plotly-plot``
@@ -56,6 +59,7 @@ import functools
 import logging
 import os
 import pickle
+import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -67,7 +71,9 @@ from engine.result_cache import NotCanonical, canonical_key, shared_compute
 from pages.common import fragments
 
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
+QUEUED_EVERY = 2.0  # while it waits for a worker: only its place in the queue changes
 PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
+MISSED_RUN_AFTER = 5.0  # s after the full run that saw the job finished: a poll now means lost
 _SIG = "_jobs_signature"  # session-state key: slot -> signature of the config it runs
 
 
@@ -171,11 +177,20 @@ def shared_figure(snap: Snapshot, view: Hashable, build: Callable[[], Any]) -> A
 
 # ------------------------------------------------------------------- pure helpers (tested)
 def poll_interval(
-    status: Status | None, every: float = POLL_EVERY, paused_every: float = PAUSED_EVERY
+    status: Status | None,
+    every: float = POLL_EVERY,
+    paused_every: float = PAUSED_EVERY,
+    queued_every: float | None = QUEUED_EVERY,
 ) -> float | None:
-    """Seconds between fragment reruns for a job in ``status`` (None: do not poll)."""
-    if status in (Status.QUEUED, Status.RUNNING):
+    """Seconds between fragment reruns for a job in ``status`` (None: do not poll).
+
+    A queued job polls slowly (``queued_every``; None: not at all): in a class most
+    sessions wait in the queue, and polling them at the running rate was most of the
+    server's work (``bench.classroom``, 20 sessions on 20 seeds)."""
+    if status is Status.RUNNING:
         return every
+    if status is Status.QUEUED:
+        return queued_every
     if status is Status.PAUSED:
         return paused_every
     return None
@@ -314,16 +329,28 @@ def live_job(
     status = job.status
     interval = poll_interval(status, every, paused_every)
     chart_every = every if redraw_every is None else max(every, redraw_every)
-    chart_interval = poll_interval(status, chart_every, max(paused_every, chart_every))
+    chart_interval = poll_interval(
+        status, chart_every, max(paused_every, chart_every), queued_every=None
+    )
 
     in_full_run = True  # False once this run is over: later calls are fragment reruns
+    declared_at = time.monotonic()
+
+    def missed() -> bool:
+        """This fragment run comes from a timer the full run that declared it (seeing the
+        job finished, so with no timer) did not cancel: the browser never got that run.
+        A busy browser's timers fire for a while before it applies the run, hence the wait
+        (re-asking at once made 8 full runs in a row on a starved browser)."""
+        return not in_full_run and time.monotonic() - declared_at > MISSED_RUN_AFTER
 
     @fragments.fragment(run_every=interval)
     def _status() -> None:
         snap = job.snapshot()
         render_status(snap, epochs, unit)
-        if snap.status.finished and (interval is not None or not in_full_run):
+        if snap.status.finished and (interval is not None or missed()):
             st.rerun()  # the full run sees a finished job and stops polling
+        if status is Status.QUEUED and snap.status is not Status.QUEUED:
+            st.rerun()  # it has started: the full run polls at the running rate
 
     @fragments.fragment(run_every=chart_interval)
     def _charts() -> None:
