@@ -453,6 +453,7 @@ def live_status(monkeypatch):
     monkeypatch.setattr(pj, "session_jobs", lambda: group)
     monkeypatch.setattr(pj.fragments, "fragment", fragment)
     monkeypatch.setattr(pj.st, "rerun", lambda: reruns.append(1))
+    monkeypatch.setattr(pj.st, "session_state", {})
 
     def full_run():
         declared.clear()
@@ -489,8 +490,27 @@ def test_a_fragment_run_after_the_finished_full_run_asks_for_it_again(live_statu
     assert reruns == []
     monkeypatch.setattr(pj, "MISSED_RUN_AFTER", 0.0)
     status_fragment_run()  # still polling after the grace: that run was lost
-    status_fragment_run()
-    assert len(reruns) == 2
+    assert len(reruns) == 1
+
+
+def test_each_re_ask_for_the_same_job_waits_twice_as_long(live_status, monkeypatch):
+    """A browser that lags (not one that lost the run) keeps firing stale timers for a while:
+    the waits 5, 10, 20, ... s bound the extra full runs to a few per job."""
+    import pages.common.jobs as pj
+
+    job, full_run, status_fragment_run, reruns = live_status
+    job.status = Status.DONE
+    clock = {"now": 0.0}
+    monkeypatch.setattr(pj, "_clock", lambda: clock["now"])
+    asked_at = []
+    for _ in range(4):
+        full_run()  # the re-asked full run (also lost, or not yet applied)
+        while len(reruns) == len(asked_at):
+            clock["now"] += 1.0
+            status_fragment_run()  # the browser's stale timer, once a second
+        asked_at.append(clock["now"])
+    waits = [b - a for a, b in zip([0.0, *asked_at], asked_at, strict=False)]
+    assert waits == [6.0, 11.0, 21.0, 41.0]  # first poll past 5, 10, 20, 40 s
 
 
 def test_a_queued_job_polls_slowly_and_reruns_the_page_when_it_starts(live_status):

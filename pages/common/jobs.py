@@ -34,8 +34,8 @@ A page that trains in the background does three things::
   fragment that no longer exists, streamlit/streamlit#9921). The browser then never
   finishes that run and keeps its old polling timers. So the status fragment, declared
   without a timer by the full run that saw the job finished, treats a run of itself more
-  than ``MISSED_RUN_AFTER`` seconds later as a sign that the browser missed that full run,
-  and asks for another one.
+  than ``MISSED_RUN_AFTER`` seconds later (doubled at each re-ask for the same job) as a
+  sign that the browser missed that full run, and asks for another one.
 * Flicker: Streamlit 1.67 derives a Plotly chart's element id from its spec and the browser
   keys the chart on that id, so a figure whose data changed is a NEW chart: the old one is
   unmounted and the new one plotted from scratch (Playwright: the page's ``.js-plotly-plot``
@@ -74,7 +74,9 @@ POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
 QUEUED_EVERY = 2.0  # while it waits for a worker: only its place in the queue changes
 PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
 MISSED_RUN_AFTER = 5.0  # s after the full run that saw the job finished: a poll now means lost
+_REASKED = "_jobs_reasked"  # session-state key: slot -> (job id, full runs re-asked for it)
 _SIG = "_jobs_signature"  # session-state key: slot -> signature of the config it runs
+_clock = time.monotonic  # (tests replace it)
 
 
 SCHEDULER_SECRET = "dask_scheduler"  # .streamlit/secrets.toml: dask_scheduler = "tcp://..."
@@ -334,21 +336,29 @@ def live_job(
     )
 
     in_full_run = True  # False once this run is over: later calls are fragment reruns
-    declared_at = time.monotonic()
+    declared_at = _clock()
+    job_id = job.snapshot().job_id
+    reasked = st.session_state.setdefault(_REASKED, {})
+    times = reasked[key][1] if reasked.get(key, (None,))[0] == job_id else 0
 
     def missed() -> bool:
         """This fragment run comes from a timer the full run that declared it (seeing the
         job finished, so with no timer) did not cancel: the browser never got that run.
-        A busy browser's timers fire for a while before it applies the run, hence the wait
-        (re-asking at once made 8 full runs in a row on a starved browser)."""
-        return not in_full_run and time.monotonic() - declared_at > MISSED_RUN_AFTER
+        A busy browser's timers fire for a while before it applies the run, hence the wait,
+        doubled at each re-ask for the same job (re-asking at once made 8 full runs in a
+        row on a starved browser; every 5 s, one full run per 6 s for as long as 20
+        starved browsers lagged)."""
+        return not in_full_run and _clock() - declared_at > MISSED_RUN_AFTER * 2**times
 
     @fragments.fragment(run_every=interval)
     def _status() -> None:
         snap = job.snapshot()
         render_status(snap, epochs, unit)
-        if snap.status.finished and (interval is not None or missed()):
+        if snap.status.finished and interval is not None:
             st.rerun()  # the full run sees a finished job and stops polling
+        if snap.status.finished and interval is None and missed():
+            reasked[key] = (job_id, times + 1)
+            st.rerun()
         if status is Status.QUEUED and snap.status is not Status.QUEUED:
             st.rerun()  # it has started: the full run polls at the running rate
 
