@@ -7,7 +7,8 @@ lab, Gradient flow):
 
 * **first chart**: seconds from the navigation start to the first drawn Plotly chart (its
   ``.main-svg`` exists), for the very first visit of the fresh server (imports, caches cold)
-  and for a new visitor on the warm server (a fresh browser context: new session, no cache);
+  and for a new visitor on the warm server (a fresh browser context: new session, no cache),
+  and the server process's CPU seconds for that new visitor's visit, until the page is idle;
 * for a fixed script of typical interactions (at least 10 per page, listed in :data:`SCRIPTS`):
   the **latency** from the action to the page idle with its charts updated, and the **bytes
   received** over the websocket meanwhile (``page.on("websocket")`` ->
@@ -110,6 +111,17 @@ IDLE_JS = """
 
 
 # --- server and browser ---------------------------------------------------------------------
+SERVER_PIDS: dict[str, int] = {}  # url -> the process of server(): its CPU per visit
+
+
+def server_cpu(url: str) -> float:
+    """CPU seconds (user + system) the server at ``url`` has used so far."""
+    import psutil
+
+    times = psutil.Process(SERVER_PIDS[url]).cpu_times()
+    return times.user + times.system
+
+
 @contextlib.contextmanager
 def server(app_dir: Path = ROOT):
     """``streamlit run app.py`` (in ``app_dir``) on a free port of 127.0.0.1; yields its URL."""
@@ -121,6 +133,7 @@ def server(app_dir: Path = ROOT):
     cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=app_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = proc.pid
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -412,7 +425,9 @@ def run_page(browser, base: str, name: str, verbose: bool) -> dict:
     tab = Tab(browser)
     rows = []
     try:
+        cpu_before = server_cpu(base)
         warm = tab.open(f"{base}{path}")
+        visit_cpu = server_cpu(base) - cpu_before
         if setup:
             setup(tab.page)
             tab.settle()
@@ -438,6 +453,7 @@ def run_page(browser, base: str, name: str, verbose: bool) -> dict:
         "page": name,
         "first_chart_fresh": fresh,
         "first_chart_warm": warm,
+        "visit_server_cpu": visit_cpu,
         "rows": rows,
         "exceptions": errors,
     }
@@ -452,6 +468,7 @@ def report(result: dict) -> None:
         f"{result['page']:15s} {result['first_chart_fresh']:6.2f} {result['first_chart_warm']:6.2f}"
         f"  {len(ok):3d}  {statistics.median(s):6.2f} {max(s):6.2f}"
         f"  {statistics.median(kb):8.1f} {max(kb):8.1f}"
+        f"  {result['visit_server_cpu']:7.2f}"
         + (f"  ({failed} failed)" if failed else "")
         + (f"  ({result['exceptions']} exceptions shown)" if result["exceptions"] else "")
     )
@@ -498,8 +515,14 @@ def main() -> None:
         f"{load_before[2]:.1f}, after {load_after[0]:.1f} {load_after[1]:.1f} "
         f"{load_after[2]:.1f} (2 cores, shared)"
     )
-    print("page            first chart (s)  actions  latency (s)     received (KB) per action")
-    print("                 first  again            median  worst   median    worst")
+    print(
+        "page            first chart (s)  actions  latency (s)     received (KB) per action"
+        "  server CPU (s)"
+    )
+    print(
+        "                 first  again            median  worst   median    worst"
+        "  per new visitor (to idle)"
+    )
     for result in results:
         report(result)
     if args.json:
