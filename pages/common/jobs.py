@@ -33,9 +33,9 @@ A page that trains in the background does three things::
   the old runner's unsent events (``AppSession.request_rerun``; upstream guards only a
   fragment that no longer exists, streamlit/streamlit#9921). The browser then never
   finishes that run and keeps its old polling timers. So the status fragment, declared
-  without a timer by the full run that saw the job finished, treats a run of itself more
-  than ``MISSED_RUN_AFTER`` seconds later (doubled at each re-ask for the same job) as a
-  sign that the browser missed that full run, and asks for another one.
+  without a timer by the full run that saw the job finished, treats a later run of itself
+  (``MISSED_RUN_AFTER`` s or more after it) as a sign that the browser missed that full
+  run, and asks for another one.
 * Flicker: Streamlit 1.67 derives a Plotly chart's element id from its spec and the browser
   keys the chart on that id, so a figure whose data changed is a NEW chart: the old one is
   unmounted and the new one plotted from scratch (Playwright: the page's ``.js-plotly-plot``
@@ -73,8 +73,7 @@ from pages.common import fragments
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
 QUEUED_EVERY = 2.0  # while it waits for a worker: only its place in the queue changes
 PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
-MISSED_RUN_AFTER = 5.0  # s after the full run that saw the job finished: a poll now means lost
-_REASKED = "_jobs_reasked"  # session-state key: slot -> (job id, full runs re-asked for it)
+MISSED_RUN_AFTER = 1.0  # s after the full run that saw the job finished: a poll now means lost
 _SIG = "_jobs_signature"  # session-state key: slot -> signature of the config it runs
 _clock = time.monotonic  # (tests replace it)
 
@@ -337,18 +336,15 @@ def live_job(
 
     in_full_run = True  # False once this run is over: later calls are fragment reruns
     declared_at = _clock()
-    job_id = job.snapshot().job_id
-    reasked = st.session_state.setdefault(_REASKED, {})
-    times = reasked[key][1] if reasked.get(key, (None,))[0] == job_id else 0
 
     def missed() -> bool:
         """This fragment run comes from a timer the full run that declared it (seeing the
-        job finished, so with no timer) did not cancel: the browser never got that run.
-        A busy browser's timers fire for a while before it applies the run, hence the wait,
-        doubled at each re-ask for the same job (re-asking at once made 8 full runs in a
-        row on a starved browser; every 5 s, one full run per 6 s for as long as 20
-        starved browsers lagged)."""
-        return not in_full_run and _clock() - declared_at > MISSED_RUN_AFTER * 2**times
+        job finished, so with no timer) did not cancel, at least ``MISSED_RUN_AFTER`` s
+        later: the browser may never have got that run. A lost run leaves only a few stale
+        polls (1-3 s of them, in tests/browser/test_classroom.py), and a re-asked run can
+        be lost the same way, so each such poll asks again; a browser that got the run but
+        lags (a starved one) also fires stale timers, which costs a full run each."""
+        return not in_full_run and _clock() - declared_at >= MISSED_RUN_AFTER
 
     @fragments.fragment(run_every=interval)
     def _status() -> None:
@@ -357,7 +353,6 @@ def live_job(
         if snap.status.finished and interval is not None:
             st.rerun()  # the full run sees a finished job and stops polling
         if snap.status.finished and interval is None and missed():
-            reasked[key] = (job_id, times + 1)
             st.rerun()
         if status is Status.QUEUED and snap.status is not Status.QUEUED:
             st.rerun()  # it has started: the full run polls at the running rate
