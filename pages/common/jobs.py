@@ -350,12 +350,9 @@ def live_job(
     def _status() -> None:
         snap = job.snapshot()
         render_status(snap, epochs, unit)
-        if snap.status.finished and interval is not None:
-            st.rerun()  # the full run sees a finished job and stops polling
-        if snap.status.finished and interval is None and missed():
-            st.rerun()
-        if status is Status.QUEUED and snap.status is not Status.QUEUED:
-            st.rerun()  # it has started: the full run polls at the running rate
+        started = status is Status.QUEUED and snap.status is not Status.QUEUED
+        if started or (snap.status.finished and (interval is not None or missed())):
+            st.rerun()  # the full run declares the polling its job needs now (or none)
 
     @fragments.fragment(run_every=chart_interval)
     def _charts() -> None:
