@@ -32,10 +32,11 @@ A page that trains in the background does three things::
   "finished" message, Streamlit 1.67 starts a new script runner for the fragment and drops
   the old runner's unsent events (``AppSession.request_rerun``; upstream guards only a
   fragment that no longer exists, streamlit/streamlit#9921). The browser then never
-  finishes that run and keeps its old polling timers. So the status fragment, declared
-  without a timer by the full run that saw the job finished, treats a later run of itself
-  (``MISSED_RUN_AFTER`` s or more after it) as a sign that the browser missed that full
-  run, and asks for another one.
+  finishes that run (or gets only its first part) and nothing reruns the page. So both
+  fragments, declared without a timer by the full run that saw the job finished, treat any
+  later run of themselves from a timer (a stale poll) as a sign that the browser may have
+  missed that full run, and ask for another one (the charts fragment tells a timer from a
+  view control inside it by the session's widget values, unchanged by a timer).
 * Flicker: Streamlit 1.67 derives a Plotly chart's element id from its spec and the browser
   keys the chart on that id, so a figure whose data changed is a NEW chart: the old one is
   unmounted and the new one plotted from scratch (Playwright: the page's ``.js-plotly-plot``
@@ -59,7 +60,7 @@ import functools
 import logging
 import os
 import pickle
-import time
+import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -73,9 +74,7 @@ from pages.common import fragments
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
 QUEUED_EVERY = 2.0  # while it waits for a worker: only its place in the queue changes
 PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
-MISSED_RUN_AFTER = 1.0  # s after the full run that saw the job finished: a poll now means lost
 _SIG = "_jobs_signature"  # session-state key: slot -> signature of the config it runs
-_clock = time.monotonic  # (tests replace it)
 
 
 SCHEDULER_SECRET = "dask_scheduler"  # .streamlit/secrets.toml: dask_scheduler = "tcp://..."
@@ -335,16 +334,17 @@ def live_job(
     )
 
     in_full_run = True  # False once this run is over: later calls are fragment reruns
-    declared_at = _clock()
+    runner = threading.current_thread()  # this run's script runner (Streamlit: one thread each)
 
     def missed() -> bool:
-        """This fragment run comes from a timer the full run that declared it (seeing the
-        job finished, so with no timer) did not cancel, at least ``MISSED_RUN_AFTER`` s
-        later: the browser may never have got that run. A lost run leaves only a few stale
-        polls (1-3 s of them, in tests/browser/test_classroom.py), and a re-asked run can
-        be lost the same way, so each such poll asks again; a browser that got the run but
-        lags (a starved one) also fires stale timers, which costs a full run each."""
-        return not in_full_run and _clock() - declared_at >= MISSED_RUN_AFTER
+        """This fragment run comes from a timer that the full run declaring it (seeing the
+        job finished, so with no timer) did not cancel, and runs on a new script runner: the
+        request reached the server after that run's runner had ended, so Streamlit may have
+        dropped the run's unsent messages (the page's last part and "finished"), and nothing
+        else would rerun the page. Ask for the full run again, at every such poll (a
+        re-asked run can be lost the same way). A request that arrived while the run was
+        still going is queued on the same runner, which loses nothing: no rerun for it."""
+        return not in_full_run and threading.current_thread() is not runner
 
     @fragments.fragment(run_every=interval)
     def _status() -> None:
@@ -357,13 +357,31 @@ def live_job(
     @fragments.fragment(run_every=chart_interval)
     def _charts() -> None:
         snap = job.snapshot()
+        if (
+            chart_interval is None
+            and snap.status.finished
+            and missed()
+            and _scalar_state() == declared_state
+        ):
+            st.rerun()  # a stale chart timer, not a view control inside the drawing
         if draw is not None and snap.history is not None:
             draw(snap)
 
+    declared_state = _scalar_state() if chart_interval is None else None
     _status()
     _charts()
     in_full_run = False
     return job.snapshot()
+
+
+def _scalar_state() -> dict[str, Any]:
+    """The session's scalar values, widget values among them: a fragment run that no widget
+    triggered (a timer) finds them as the full run before it left them."""
+    return {
+        k: v
+        for k, v in list(st.session_state.items())
+        if v is None or isinstance(v, str | int | float | bool)
+    }
 
 
 def render_status(snap: Snapshot, epochs: int | None = None, unit: str = "epoch") -> None:
