@@ -33,9 +33,10 @@ A page that trains in the background does three things::
   the old runner's unsent events (``AppSession.request_rerun``; upstream guards only a
   fragment that no longer exists, streamlit/streamlit#9921). The browser then never
   finishes that run (or gets only its first part) and nothing reruns the page. So both
-  fragments, declared without a timer by the full run that saw the job finished, treat any
-  later run of themselves from a timer (a stale poll) as a sign that the browser may have
-  missed that full run, and ask for another one (the charts fragment tells a timer from a
+  fragments, declared without a timer by the full run that saw the job finished, treat a
+  later run of themselves from a timer (a stale poll) on a new script runner as a sign that
+  the browser may have missed that full run, and ask for another one (a poll queued on the
+  same runner while the run went on drops nothing; the charts fragment tells a timer from a
   view control inside it by the session's widget values, unchanged by a timer).
 * Flicker: Streamlit 1.67 derives a Plotly chart's element id from its spec and the browser
   keys the chart on that id, so a figure whose data changed is a NEW chart: the old one is
