@@ -264,13 +264,15 @@ def test_gradient_flow_and_dropout_training_travel_to_processes_bit_identically(
 
 
 def test_killing_a_worker_process_mid_job_loses_nothing(processes):
-    make = _lab_task(epochs=40)
+    # ~1 s of training in 0.05 s chunks: the kill lands while the job still has chunks to run
+    # (40 epochs took 0.1 s in all, and a loaded CI machine saw the job finish before the kill)
+    make = _lab_task(epochs=600)
     ref = make().run()
     job = _manager(processes).submit(make, chunk_seconds=0.05)
     deadline = time.monotonic() + 120
     while job.snapshot().steps_done == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert job.status is Status.RUNNING
+    assert job.status is Status.RUNNING, "the job ended before a worker could be killed"
     victim = processes.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)
     assert job.join(120), "the job did not finish after a worker was killed"
