@@ -126,12 +126,19 @@ def test_live_polls_keep_the_charts_mounted(app_url, page):
     _no_exception(page)
 
 
-def _share_link(page) -> str:
-    """The page's share link (the link after "Link to this exact view:")."""
+def _share_link(page, *parts: str, timeout: float = 30.0) -> str:
+    """The page's share link (the link after "Link to this exact view:") once it holds every
+    one of ``parts``: while the rerun after a click is still streaming, the lower part of the
+    page shows the previous run's link for a moment."""
     box = page.locator('[data-testid="stMarkdown"]').filter(has_text="Link to this exact view:")
     link = box.last.locator("a")
-    assert link.inner_text().strip() == link.get_attribute("href")  # shows what it opens
-    return link.get_attribute("href")
+    deadline = time.monotonic() + timeout
+    while True:
+        href = link.get_attribute("href")
+        if all(p in href for p in parts) or time.monotonic() > deadline:
+            assert link.inner_text().strip() == href  # shows what it opens
+            return href
+        page.wait_for_timeout(100)
 
 
 def test_share_link_after_add_fix_reopens_every_network(app_url, page, browser):
@@ -144,7 +151,7 @@ def test_share_link_after_add_fix_reopens_every_network(app_url, page, browser):
     fix.click()
     page.wait_for_url("**res2=true**")
     page.get_by_text("Configuration 2").first.wait_for()
-    link = _share_link(page)
+    link = _share_link(page, "n=2", "res2=true", "act2=sigmoid")
     assert "n=2" in link and "res2=true" in link and "act2=sigmoid" in link, link
     page.screenshot(path=str(ARTIFACTS / "gradients_fix_added.png"), full_page=True)
 
