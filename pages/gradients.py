@@ -242,7 +242,6 @@ def _training_view() -> None:
         disabled=gate.start_disabled(train_cost, JOB),
     )
     gate.track(JOB, pj.session_jobs().get(JOB), train_cost)
-    gate.queue_notice(JOB)
     pj.live_job(
         JOB,
         _draw,

@@ -382,7 +382,6 @@ with controls:
         disabled=gate.start_disabled(cost, JOB),
     )
     gate.track(JOB, pj.session_jobs().get(JOB), cost)
-    gate.queue_notice(JOB)
 with results:
     snap = pj.live_job(
         JOB,

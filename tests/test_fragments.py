@@ -94,11 +94,12 @@ def test_gradient_training_fragments_are_mounted(open_page, deltas):
     _assert_mounted(deltas, expected=2)
 
 
-def test_queue_notice_fragment_is_mounted(open_page, deltas):
+def test_a_queued_run_tells_its_place_on_its_status_line(open_page, deltas):
     manager = default_manager()
     for i in range(manager.max_running):  # every slot taken: the lab's run must wait
         manager.submit(_Slow(), name=f"blocker {i}")
     at = open_page(REG, seed="7")  # a seed no other test ran: no cached result
     assert not at.exception
-    assert any("Queued: position" in str(e.value) for e in at.info)
-    _assert_mounted(deltas, expected=3)  # the queue notice, the progress line, the charts
+    told = [e.value for e in at.info if "Queued: position" in str(e.value)]
+    assert len(told) == 1 and "starts in about" in told[0], told  # said once, with the wait
+    _assert_mounted(deltas, expected=2)  # the progress/status line (which tells it), the charts

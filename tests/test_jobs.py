@@ -541,3 +541,26 @@ def test_a_queued_job_polls_slowly_and_reruns_the_page_when_it_starts(live_statu
     status_fragment_run()  # it left the queue: the full run declares the running rate
     assert len(reruns) == 1
     assert full_run() == (POLL_EVERY, POLL_EVERY)
+
+
+def test_a_queued_job_polls_at_a_quarter_of_its_wait_within_bounds():
+    from pages.common.jobs import QUEUED_EVERY, QUEUED_MAX_EVERY, queued_interval
+
+    assert queued_interval(None) == QUEUED_EVERY  # no estimate: the fast rate
+    assert queued_interval(float("nan")) == QUEUED_EVERY
+    assert queued_interval(4.0) == QUEUED_EVERY
+    assert queued_interval(14.0) == 3.5
+    assert queued_interval(600.0) == QUEUED_MAX_EVERY
+
+
+def test_a_queued_job_declares_the_poll_rate_of_its_expected_wait(live_status, monkeypatch):
+    import pages.common.jobs as pj
+
+    job, full_run, status_fragment_run, reruns = live_status
+    job.status = Status.QUEUED
+    monkeypatch.setattr(pj.budget_gate, "queue_wait", lambda job: (3, 14.0))
+    assert full_run() == (3.5, None)
+    monkeypatch.setattr(pj.budget_gate, "queue_wait", lambda job: (9, 300.0))
+    assert full_run() == (pj.QUEUED_MAX_EVERY, None)
+    status_fragment_run()
+    assert reruns == []

@@ -11,9 +11,9 @@ One implementation for every page (engine.budget does the arithmetic):
   :func:`job_notice` shows the estimate/refusal above the job controls, and
   :func:`start_disabled` whether the Start button is off (refused, or this session already runs
   :attr:`engine.budget.Limits.session_jobs` jobs). Pressing Start is the explicit consent.
-* :func:`track` remembers a started job's estimate; :func:`queue_notice` tells a queued visitor
-  their place and an honest wait (:func:`engine.budget.queue_eta` over the estimates of the
-  jobs ahead).
+* :func:`track` remembers a started job's estimate; :func:`queue_wait` is a queued visitor's
+  place and an honest wait (:func:`engine.budget.queue_eta` over the estimates of the jobs
+  ahead), which the job's status line (:func:`pages.common.jobs.live_job`) tells.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import streamlit as st
 
 from engine import budget
 from engine.budget import Decision, Verdict
-from pages.common import fragments
 
 _CONSENT = "_budget_consent"  # session-state key: {gate key: signature consented to}
 _JOBS = "_budget_jobs"  # session-state key: job slot keys this session started through a gate
@@ -179,22 +178,3 @@ def queue_text(position: int, seconds: float) -> str:
         f"Queued: position {position} in this server's queue; starts in about "
         f"{budget.fmt_duration(seconds)} (from the estimates of the jobs ahead)."
     )
-
-
-def queue_notice(key: str) -> None:
-    """While this session's job ``key`` waits in the queue, its place and wait, refreshed every
-    ``jobs.QUEUED_EVERY`` seconds; nothing otherwise."""
-    from pages.common import jobs as pj
-
-    job = pj.session_jobs().get(key)
-    if job is None or _status_value(job) != "queued":
-        return
-
-    @fragments.fragment(run_every=pj.QUEUED_EVERY)
-    def _notice() -> None:
-        wait = queue_wait(job)
-        if wait is None:
-            st.rerun()  # it has started: the full run redraws the controls
-        st.info(queue_text(*wait), icon=":material/schedule:")
-
-    _notice()

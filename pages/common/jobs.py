@@ -19,13 +19,14 @@ A page that trains in the background does three things::
   the run itself only for its last watcher.
 * :func:`shared_figure` builds a figure once per (result, view options) for all sessions.
 * :func:`live_job` draws inside ``@fragments.fragment(run_every=...)``, polling only while the job
-  is active: every ``every`` seconds while running, every ``QUEUED_EVERY`` seconds while
-  queued (the charts not at all: nothing to draw; the progress fragment reruns the page when
-  the job starts), every ``paused_every`` seconds while this view is paused, not at all once
-  finished. Polling is what keeps a job computing:
-  a job no page polls for ``engine.knobs.IDLE_PAUSE_SECONDS`` pauses (no next chunk) and the
-  next poll resumes it. When the job finishes, the fragment triggers one full rerun so the
-  buttons and the rest of the page catch up, and polling ends.
+  is active: every ``every`` seconds while running; while queued, the status line tells the
+  place in the queue and the expected wait, polled every :func:`queued_interval` (2-5 s, a
+  quarter of the wait; the charts not at all: nothing to draw; the status fragment reruns
+  the page when the job starts); every ``paused_every`` seconds while this view is paused;
+  not at all once finished. Polling is what keeps a job computing: a job no page polls for
+  ``engine.knobs.IDLE_PAUSE_SECONDS`` pauses (no next chunk) and the next poll resumes it.
+  When the job finishes, the fragment triggers one full rerun so the buttons and the rest of
+  the page catch up, and polling ends.
 * That full run can be lost (1 page in 7 with 5 concurrent visitors on a loaded machine: the
   page said "epoch 200/200 · 100%" but never showed its final controls). When a fragment's
   timer request reaches the server after the full run ended but before the server sent its
@@ -70,10 +71,11 @@ import streamlit as st
 from engine import executor
 from engine.jobs import DEFAULT_IDLE_PAUSE, JobGroup, Snapshot, Status, StepTask, default_manager
 from engine.result_cache import NotCanonical, canonical_key, shared_compute
-from pages.common import fragments
+from pages.common import budget_gate, fragments
 
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
-QUEUED_EVERY = 2.0  # while it waits for a worker: only its place in the queue changes
+QUEUED_EVERY = 2.0  # while it waits for a worker: only its place in the queue changes ...
+QUEUED_MAX_EVERY = 5.0  # ... and at most this slowly, for a wait of 20 s or more
 PAUSED_EVERY = 5.0  # slow heartbeat while this view is paused (picks up a Stop elsewhere)
 _SIG = "_jobs_signature"  # session-state key: slot -> signature of the config it runs
 
@@ -195,6 +197,17 @@ def poll_interval(
     if status is Status.PAUSED:
         return paused_every
     return None
+
+
+def queued_interval(wait_seconds: float | None) -> float:
+    """Seconds between status polls of a queued job expected to start in ``wait_seconds``:
+    a quarter of the wait, within ``[QUEUED_EVERY, QUEUED_MAX_EVERY]`` (``QUEUED_EVERY`` when
+    the wait is unknown). Only the place in the queue changes meanwhile; the job starts on
+    its own when a worker frees up (polling does not gate it), so a slower poll costs the
+    page at most one interval of lateness in showing that it started."""
+    if wait_seconds is None or wait_seconds != wait_seconds:
+        return QUEUED_EVERY
+    return min(max(wait_seconds / 4.0, QUEUED_EVERY), QUEUED_MAX_EVERY)
 
 
 def fmt_seconds(seconds: float | None) -> str:
@@ -328,7 +341,10 @@ def live_job(
         st.info(empty, icon=":material/model_training:")
         return None
     status = job.status
-    interval = poll_interval(status, every, paused_every)
+    wait = budget_gate.queue_wait(job) if status is Status.QUEUED else None
+    interval = poll_interval(
+        status, every, paused_every, queued_every=queued_interval(wait and wait[1])
+    )
     chart_every = every if redraw_every is None else max(every, redraw_every)
     chart_interval = poll_interval(
         status, chart_every, max(paused_every, chart_every), queued_every=None
@@ -350,7 +366,8 @@ def live_job(
     @fragments.fragment(run_every=interval)
     def _status() -> None:
         snap = job.snapshot()
-        render_status(snap, epochs, unit)
+        queued = budget_gate.queue_wait(job) if snap.status is Status.QUEUED else None
+        render_status(snap, epochs, unit, queued)
         started = status is Status.QUEUED and snap.status is not Status.QUEUED
         if started or (snap.status.finished and (interval is not None or missed())):
             st.rerun()  # the full run declares the polling its job needs now (or none)
@@ -385,8 +402,16 @@ def _scalar_state() -> dict[str, Any]:
     }
 
 
-def render_status(snap: Snapshot, epochs: int | None = None, unit: str = "epoch") -> None:
+def render_status(
+    snap: Snapshot,
+    epochs: int | None = None,
+    unit: str = "epoch",
+    queued: tuple[int, float] | None = None,
+) -> None:
     """Progress bar with epoch/ETA, the status line, and the error box if the job failed.
+
+    ``queued``: ``(position, seconds until it starts)`` of a queued job
+    (:func:`pages.common.budget_gate.queue_wait`), told on the status line.
 
     Always the same three slots in the same order (an empty slot where there is nothing to
     say), so a state change (queued -> running -> done) never shifts what comes after.
@@ -397,7 +422,9 @@ def render_status(snap: Snapshot, epochs: int | None = None, unit: str = "epoch"
     else:
         bar.progress(min(max(snap.progress, 0.0), 1.0), text=progress_text(snap, epochs, unit))
     kind, text = status_box(snap)
-    if snap.status not in (Status.RUNNING, Status.DONE):
+    if queued is not None:
+        line.info(budget_gate.queue_text(*queued), icon=":material/schedule:")
+    elif snap.status not in (Status.RUNNING, Status.DONE):
         getattr(line, kind)(text)
     if snap.error and shows_tracebacks():
         with error.container(), st.expander("Error details (traceback)", expanded=False):

@@ -148,7 +148,6 @@ def network_view(specs, defaults, race_config, surface_title: str) -> None:
     )
     if not _gate_and_start(config, spec):
         return
-    budget_gate.queue_notice(JOB)
     snap = pj.live_job(JOB, _draw_live, epochs=config.epochs)
     if snap is None or snap.history is None or snap.status.active:
         return
