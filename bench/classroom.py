@@ -526,19 +526,42 @@ def _print_class(name: str, visits: list[Visit], cpu0: dict, cpu1: dict, target:
     )
 
 
-def _nice_new_children(before: set[int], nice: int) -> list[int]:
-    """Lower the CPU priority of this process's children not in ``before`` (the Playwright
-    driver, started but not yet launching Chromium): every browser process it starts
-    inherits ``nice``. In a class each student's browser runs on their own machine; here the
-    20 Chromium contexts would otherwise take ~90% of the 2 cores from the server, and the
-    server's figures (health latency, finish times) would measure the browsers."""
-    pids = []
-    for child in psutil.Process().children():
-        if child.pid not in before:
+class BrowserNice:
+    """Keep every process of the browsers (the Playwright driver's descendants) at ``nice``.
+
+    In a class each student's browser runs on their own machine; here the 20 Chromium
+    contexts would otherwise take ~90% of the 2 cores from the server, and the server's
+    figures (health latency, finish times) would measure the browsers. A nice inherited at
+    launch does not hold: Chromium sets its own processes' priorities (seen on 2026-12-06,
+    running as root: browser and GPU process at nice -8, renderers at 0 or 5), so it is
+    re-applied every ``every`` seconds to whatever the driver has started since.
+    """
+
+    def __init__(self, before: set[int], nice: int, every: float = 0.5):
+        self.nice, self.every = nice, every
+        self.roots = [p for p in psutil.Process().children() if p.pid not in before]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="browser-nice", daemon=True)
+
+    def start(self) -> BrowserNice:
+        self._apply()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _apply(self) -> None:
+        for root in self.roots:
             with contextlib.suppress(psutil.Error):
-                child.nice(nice)
-                pids.append(child.pid)
-    return pids
+                for proc in (root, *root.children(recursive=True)):
+                    with contextlib.suppress(psutil.Error):
+                        if proc.nice() != self.nice:
+                            proc.nice(self.nice)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self._apply()
 
 
 async def _run(args) -> None:
@@ -566,8 +589,10 @@ async def _run(args) -> None:
         stack.callback(health.stop)
         before = {p.pid for p in psutil.Process().children()}
         async with async_playwright() as pw:
-            niced = _nice_new_children(before, args.browser_nice)
-            print(f"browsers at nice {args.browser_nice} (Playwright driver pids {niced})")
+            niced = BrowserNice(before, args.browser_nice).start()
+            stack.callback(niced.stop)
+            pids = [p.pid for p in niced.roots]
+            print(f"browsers kept at nice {args.browser_nice} (Playwright driver pids {pids})")
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             # warm up: one visit (imports, first figures), then close it
             warm, ctx = await _visit(browser, url, "/regularization", "finished", 180)
