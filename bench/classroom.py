@@ -22,9 +22,11 @@ processes that exit keep what they used): the server process itself; its worker 
 (children of the server, or the Dask scheduler and workers with ``--dask``); and the browsers
 (Chromium and the Playwright driver, the bench's own children), which share this machine here
 but not in a real class. So that they do not take the server's cores either, the browsers
-run at a lower CPU priority (``--browser-nice``, default 10: the Playwright driver is reniced
-before it launches Chromium, whose processes inherit it); ``--browser-nice 0`` puts them on
-an equal footing with the server, as the runs before 2026-12-06 (afternoon) did. The load
+run at a lower CPU priority (``--browser-nice``, re-applied every 0.5 s to every process
+under the Playwright driver, since Chromium sets its own): default ``idle``, Linux's
+``SCHED_IDLE`` policy (they get only the CPU the server and its workers leave); a number is a
+nice value (10: the evening runs of 2026-12-06; 0: an equal footing with the server, as the
+runs before that did). The load
 average is printed beside the figures: the machine is 2 shared cores, so compare ratios
 within one run.
 
@@ -60,7 +62,7 @@ from bench.browser import CHROMIUM, CHROMIUM_ARGS
 ROOT = Path(__file__).resolve().parents[1]
 STALL_AFTER = 120.0  # seconds: a session not finished by then counts as stalled
 ARRIVAL = 0.5  # seconds between two students opening the link
-BROWSER_NICE = 10  # the students' browsers yield the cores to the server (their own machines)
+BROWSER_NICE = "idle"  # the students' browsers yield the cores to the server (their own machines)
 SCHEDULER_ENV = "NNVIZ_DASK_SCHEDULER"  # the executor seam's scheduler address (engine/executor)
 CRAFTED = {
     "gradients 4x200x512, batch 1024": "/gradients?n=4&depth1=200&depth2=200&depth3=200"
@@ -537,7 +539,7 @@ class BrowserNice:
     re-applied every ``every`` seconds to whatever the driver has started since.
     """
 
-    def __init__(self, before: set[int], nice: int, every: float = 0.5):
+    def __init__(self, before: set[int], nice: str | int, every: float = 0.5):
         self.nice, self.every = nice, every
         self.roots = [p for p in psutil.Process().children() if p.pid not in before]
         self._stop = threading.Event()
@@ -555,9 +557,12 @@ class BrowserNice:
         for root in self.roots:
             with contextlib.suppress(psutil.Error):
                 for proc in (root, *root.children(recursive=True)):
-                    with contextlib.suppress(psutil.Error):
-                        if proc.nice() != self.nice:
-                            proc.nice(self.nice)
+                    with contextlib.suppress(psutil.Error, OSError):
+                        if self.nice == "idle":
+                            if os.sched_getscheduler(proc.pid) != os.SCHED_IDLE:
+                                os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
+                        elif proc.nice() != int(self.nice):
+                            proc.nice(int(self.nice))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
@@ -592,7 +597,8 @@ async def _run(args) -> None:
             niced = BrowserNice(before, args.browser_nice).start()
             stack.callback(niced.stop)
             pids = [p.pid for p in niced.roots]
-            print(f"browsers kept at nice {args.browser_nice} (Playwright driver pids {pids})")
+            priority = "SCHED_IDLE" if args.browser_nice == "idle" else f"nice {args.browser_nice}"
+            print(f"browsers kept at {priority} (Playwright driver pids {pids})")
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             # warm up: one visit (imports, first figures), then close it
             warm, ctx = await _visit(browser, url, "/regularization", "finished", 180)
@@ -692,9 +698,10 @@ def main() -> None:
     parser.add_argument("--proxy", action="store_true", help="students go through nginx")
     parser.add_argument(
         "--browser-nice",
-        type=int,
+        type=lambda v: v if v == "idle" else int(v),
         default=BROWSER_NICE,
-        help="CPU niceness of the browsers (0: same priority as the server)",
+        help="the browsers' CPU priority: idle (SCHED_IDLE, default) or a nice value "
+        "(0: the server's)",
     )
     asyncio.run(_run(parser.parse_args()))
 
