@@ -286,6 +286,11 @@ class Job:
         self._poke()
         return self._snapshot()
 
+    def peek(self) -> Snapshot:
+        """The last published state without marking a poll: for reading a job others watch
+        (a poll would keep a job alive that its own pages abandoned)."""
+        return self._snapshot()
+
     @property
     def status(self) -> Status:
         with self._lock:

@@ -167,13 +167,52 @@ def test_queue_wait_counts_the_estimates_of_the_jobs_ahead():
     manager = JobManager(max_running=1)
     jobs = [manager.submit(_Slow(), name=f"job {i}") for i in range(3)]
     try:
-        now = time.monotonic()
         for job, seconds in zip(jobs[:2], (100.0, 40.0), strict=True):
-            gate._ESTIMATES[gate._job_of(job)] = (Estimate("work", seconds, 0.0), now)
+            gate._ESTIMATES[gate._job_of(job)] = Estimate("work", seconds, 0.0)
         position, wait = gate.queue_wait(jobs[2])
         assert position == 2
-        assert 130.0 <= wait <= 140.0  # what is left of the running 100 s, then the 40 s
+        # the running job is not yet 5% done: what is left of its 100 s, then the 40 s
+        assert 130.0 <= wait <= 140.0
         assert "position 2" in gate.queue_text(position, wait)
         assert gate.queue_wait(jobs[0]) is None  # running: no wait
     finally:
         manager.stop_all(timeout=5)
+
+
+class _Paced(_Slow):
+    """Finishes after 100 steps of 0.02 s (about 2 s)."""
+
+    total_steps = 100
+
+    @property
+    def done(self) -> bool:
+        return self.steps_done >= self.total_steps
+
+
+def test_queue_wait_goes_by_a_running_jobs_own_pace_once_measured():
+    from engine.jobs import JobManager
+    from pages.common import budget_gate as gate
+
+    manager = JobManager(max_running=1)
+    running = manager.submit(_Paced(), name="running", chunk_seconds=0.05)
+    queued = manager.submit(_Slow(), name="queued")
+    try:
+        gate._ESTIMATES[running] = Estimate("work", 1000.0, 0.0)  # far off: the pace decides
+        deadline = time.monotonic() + 30
+        while running.peek().progress < 0.2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        snap = running.peek()
+        assert 0.2 <= snap.progress < 1.0, snap
+        position, wait = gate.queue_wait(queued)
+        assert position == 1
+        assert wait < 30.0  # about the 2 s the job takes, not the 1000 s estimate
+        assert "starts in about" in gate.queue_text(position, wait) or wait < 1.0
+    finally:
+        manager.stop_all(timeout=5)
+
+
+def test_queue_text_says_under_a_second_without_about():
+    from pages.common import budget_gate as gate
+
+    assert "starts in under a second (" in gate.queue_text(1, 0.3)
+    assert "starts in about 40 s (" in gate.queue_text(3, 40.0)

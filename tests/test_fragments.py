@@ -101,5 +101,5 @@ def test_a_queued_run_tells_its_place_on_its_status_line(open_page, deltas):
     at = open_page(REG, seed="7")  # a seed no other test ran: no cached result
     assert not at.exception
     told = [e.value for e in at.info if "Queued: position" in str(e.value)]
-    assert len(told) == 1 and "starts in about" in told[0], told  # said once, with the wait
+    assert len(told) == 1 and "; starts in " in told[0], told  # said once, with the wait
     _assert_mounted(deltas, expected=2)  # the progress/status line (which tells it), the charts

@@ -19,7 +19,6 @@ One implementation for every page (engine.budget does the arithmetic):
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from typing import Any
 
@@ -30,9 +29,10 @@ from engine.budget import Decision, Verdict
 
 _CONSENT = "_budget_consent"  # session-state key: {gate key: signature consented to}
 _JOBS = "_budget_jobs"  # session-state key: job slot keys this session started through a gate
-# Job -> (Estimate, monotonic time it was first seen): read for other visitors' queue ETAs
+# Job -> its Estimate: read for other visitors' queue ETAs
 _ESTIMATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _ESTIMATES_LOCK = threading.Lock()
+MEASURED_FROM = 0.05  # a running job's own ETA counts once it is this far along (less: noise)
 
 
 def decide(estimate: budget.Estimate) -> Decision:
@@ -114,7 +114,7 @@ def track(key: str, job: Any, decision: Decision) -> None:
     if job is None:
         return
     with _ESTIMATES_LOCK:
-        _ESTIMATES.setdefault(_job_of(job), (decision.estimate, time.monotonic()))
+        _ESTIMATES.setdefault(_job_of(job), decision.estimate)
 
 
 def _job_of(view: Any) -> Any:
@@ -142,10 +142,12 @@ def _status_value(job: Any) -> str:
 def queue_wait(job: Any) -> tuple[int, float] | None:
     """``(position, seconds until it starts)`` for a queued ``job``, else None.
 
-    Each job ahead counts with its estimate: a running one with what is left of it (estimate
-    minus the time since it was seen starting, at least a tenth of it), a queued one whole; a
-    job without a known estimate counts as the per-request budget (what a link may start). Other
-    sessions' jobs are only read, never polled (polling would keep an abandoned job alive).
+    Each job ahead counts with what is left of it: a running one with its measured ETA once
+    it is ``MEASURED_FROM`` done (its own pace on this server now), before that with its
+    estimate minus the seconds it has computed (at least a tenth of the estimate); a queued
+    one with its whole estimate; a job without a known estimate counts as the per-request
+    budget (what a link may start). Other sessions' jobs are only read (``Job.peek``), never
+    polled (polling would keep an abandoned job alive).
     """
     if _status_value(job) != "queued":
         return None
@@ -156,25 +158,31 @@ def queue_wait(job: Any) -> tuple[int, float] | None:
     position = manager.queue_position(job)
     if position is None:
         return None
-    now = time.monotonic()
     default = budget.limits().soft_s
     running, ahead = [], []
     for other in manager.jobs():
         if other is job:
             break
         with _ESTIMATES_LOCK:
-            est, seen = _ESTIMATES.get(other, (None, now))
+            est = _ESTIMATES.get(other)
         seconds = est.seconds if est is not None else default
         if _status_value(other) == "queued":
             ahead.append(seconds)
+            continue
+        snap = other.peek()
+        if snap.eta_seconds is not None and snap.progress >= MEASURED_FROM:
+            running.append(snap.eta_seconds)
         else:
-            running.append(max(seconds - (now - seen), 0.1 * seconds))
+            running.append(max(seconds - snap.elapsed, 0.1 * seconds))
     return position, budget.queue_eta(running, ahead, manager.max_running)
 
 
 def queue_text(position: int, seconds: float) -> str:
-    """``"Queued: position 3; starts in about 40 s (from the estimates of the jobs ahead)"``."""
+    """``"Queued: position 3 in this server's queue; starts in about 40 s (from the jobs
+    ahead: their progress and estimates)."`` (``"in under a second"``: no "about" there)."""
+    when = budget.fmt_duration(seconds)
+    when = when if when.startswith("under") else f"about {when}"
     return (
-        f"Queued: position {position} in this server's queue; starts in about "
-        f"{budget.fmt_duration(seconds)} (from the estimates of the jobs ahead)."
+        f"Queued: position {position} in this server's queue; starts in {when} "
+        "(from the jobs ahead: their progress and estimates)."
     )
