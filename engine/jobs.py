@@ -55,13 +55,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from engine import knobs
+from engine import budget, knobs
 from engine.executor import Backend, default_backend, worker_setup
 from engine.result_cache import ResultCache, result_cache
 
 DEFAULT_IDLE_PAUSE = knobs.IDLE_PAUSE_SECONDS
 DEFAULT_CHUNK_SECONDS = knobs.CHUNK_SECONDS
 _WAIT_TICK = 0.5  # the driver re-checks its controls at least this often while waiting
+MEASURED_FROM = 0.05  # a running job's own ETA counts once it is this far along (less: noise)
 
 
 class Status(enum.Enum):
@@ -725,6 +726,34 @@ class JobManager:
                 if queued is job:
                     return i + 1
         return None
+
+    def queue_wait(self, job: Job, unknown_seconds: float) -> tuple[int, float] | None:
+        """``(position, seconds until it starts)`` while ``job`` is queued, else None.
+
+        Each job ahead counts with what is left of it: one holding a slot with its measured
+        ETA once it is ``MEASURED_FROM`` done (its own pace on this server now), before that
+        with its estimate (``Job.estimate``) less the seconds it has computed (at least a
+        tenth of the estimate); a queued one with its whole estimate; a job without an
+        estimate as ``unknown_seconds``. :func:`engine.budget.queue_eta` turns that into a
+        wait over the slots. The jobs are only read (:meth:`Job.peek`), never polled.
+        """
+        position = self.queue_position(job)
+        if position is None:
+            return None
+        running, ahead = [], []
+        for other in self.jobs():
+            if other is job:
+                break
+            est = getattr(other.estimate, "seconds", None)
+            seconds = unknown_seconds if est is None else est
+            snap = other.peek()
+            if snap.status is Status.QUEUED:
+                ahead.append(seconds)
+            elif snap.eta_seconds is not None and snap.progress >= MEASURED_FROM:
+                running.append(snap.eta_seconds)
+            else:
+                running.append(max(seconds - snap.elapsed, 0.1 * seconds))
+        return position, budget.queue_eta(running, ahead, self.max_running)
 
     def stop_all(self, timeout: float | None = 5.0) -> bool:
         """Stop every job and wait for their threads; True if all have ended."""

@@ -168,7 +168,7 @@ def test_queue_wait_counts_the_estimates_of_the_jobs_ahead():
     jobs = [manager.submit(_Slow(), name=f"job {i}") for i in range(3)]
     try:
         for job, seconds in zip(jobs[:2], (100.0, 40.0), strict=True):
-            gate._ESTIMATES[gate._job_of(job)] = Estimate("work", seconds, 0.0)
+            job.estimate = Estimate("work", seconds, 0.0)
         position, wait = gate.queue_wait(jobs[2])
         assert position == 2
         # the running job is not yet 5% done: what is left of its 100 s, then the 40 s
@@ -197,7 +197,7 @@ def test_queue_wait_goes_by_a_running_jobs_own_pace_once_measured():
     running = manager.submit(_Paced(), name="running", chunk_seconds=0.05)
     queued = manager.submit(_Slow(), name="queued")
     try:
-        gate._ESTIMATES[running] = Estimate("work", 1000.0, 0.0)  # far off: the pace decides
+        running.estimate = Estimate("work", 1000.0, 0.0)  # far off: the pace decides
         deadline = time.monotonic() + 30
         while running.peek().progress < 0.2 and time.monotonic() < deadline:
             time.sleep(0.02)

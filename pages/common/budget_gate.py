@@ -11,15 +11,14 @@ One implementation for every page (engine.budget does the arithmetic):
   :func:`job_notice` shows the estimate/refusal above the job controls, and
   :func:`start_disabled` whether the Start button is off (refused, or this session already runs
   :attr:`engine.budget.Limits.session_jobs` jobs). Pressing Start is the explicit consent.
-* :func:`track` remembers a started job's estimate; :func:`queue_wait` is a queued visitor's
-  place and an honest wait (:func:`engine.budget.queue_eta` over the estimates of the jobs
-  ahead), which the job's status line (:func:`pages.common.jobs.live_job`) tells.
+* :func:`track` puts a started job's estimate on the job (``engine.jobs.Job.estimate``);
+  :func:`queue_wait` is a queued visitor's place and an honest wait
+  (``engine.jobs.JobManager.queue_wait``), which the job's status line
+  (:func:`pages.common.jobs.live_job`) tells.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any
 
 import streamlit as st
@@ -29,10 +28,6 @@ from engine.budget import Decision, Verdict
 
 _CONSENT = "_budget_consent"  # session-state key: {gate key: signature consented to}
 _JOBS = "_budget_jobs"  # session-state key: job slot keys this session started through a gate
-# Job -> its Estimate: read for other visitors' queue ETAs
-_ESTIMATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_ESTIMATES_LOCK = threading.Lock()
-MEASURED_FROM = 0.05  # a running job's own ETA counts once it is this far along (less: noise)
 
 
 def decide(estimate: budget.Estimate) -> Decision:
@@ -108,13 +103,12 @@ def start_label(decision: Decision, label: str = "Start") -> str:
 
 
 def track(key: str, job: Any, decision: Decision) -> None:
-    """Remember ``job``'s estimate (for other visitors' queue ETAs) and count it against this
-    session's job limit. Call after the job controls, on every run: cheap and idempotent."""
+    """Put ``job``'s estimate on it (for other visitors' queue ETAs; the first session's
+    stays) and count it against this session's job limit. Call after the job controls, on
+    every run: cheap and idempotent."""
     st.session_state.setdefault(_JOBS, set()).add(key)
-    if job is None:
-        return
-    with _ESTIMATES_LOCK:
-        _ESTIMATES.setdefault(_job_of(job), decision.estimate)
+    if job is not None and _job_of(job).estimate is None:
+        _job_of(job).estimate = decision.estimate
 
 
 def _job_of(view: Any) -> Any:
@@ -140,41 +134,16 @@ def _status_value(job: Any) -> str:
 
 
 def queue_wait(job: Any) -> tuple[int, float] | None:
-    """``(position, seconds until it starts)`` for a queued ``job``, else None.
-
-    Each job ahead counts with what is left of it: a running one with its measured ETA once
-    it is ``MEASURED_FROM`` done (its own pace on this server now), before that with its
-    estimate minus the seconds it has computed (at least a tenth of the estimate); a queued
-    one with its whole estimate; a job without a known estimate counts as the per-request
-    budget (what a link may start). Other sessions' jobs are only read (``Job.peek``), never
-    polled (polling would keep an abandoned job alive).
-    """
+    """``(position, seconds until it starts)`` for a queued ``job`` (a job or a session's
+    view of one), else None; a job ahead without an estimate counts as the per-request
+    budget (what a link may start)."""
     if _status_value(job) != "queued":
         return None
     job = _job_of(job)
     manager = getattr(job, "_manager", None)
     if manager is None:
         return None
-    position = manager.queue_position(job)
-    if position is None:
-        return None
-    default = budget.limits().soft_s
-    running, ahead = [], []
-    for other in manager.jobs():
-        if other is job:
-            break
-        with _ESTIMATES_LOCK:
-            est = _ESTIMATES.get(other)
-        seconds = est.seconds if est is not None else default
-        if _status_value(other) == "queued":
-            ahead.append(seconds)
-            continue
-        snap = other.peek()
-        if snap.eta_seconds is not None and snap.progress >= MEASURED_FROM:
-            running.append(snap.eta_seconds)
-        else:
-            running.append(max(seconds - snap.elapsed, 0.1 * seconds))
-    return position, budget.queue_eta(running, ahead, manager.max_running)
+    return manager.queue_wait(job, budget.limits().soft_s)
 
 
 def queue_text(position: int, seconds: float) -> str:
