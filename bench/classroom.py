@@ -111,7 +111,41 @@ new MutationObserver(track).observe(document, {subtree: true, attributes: true,
 
 
 # ------------------------------------------------------------------------------- processes
-class CpuLedger:
+def _process_tree(root: psutil.Process) -> list[psutil.Process]:
+    """``root`` and all its descendants (empty if it is gone)."""
+    with contextlib.suppress(psutil.Error):
+        return [root, *root.children(recursive=True)]
+    return []
+
+
+class Periodic:
+    """Call :meth:`tick` every ``every`` seconds in a daemon thread, from :meth:`start`
+    (which ticks once first when ``tick_at_start``) until :meth:`stop`."""
+
+    every = 0.25
+    tick_at_start = True
+
+    def start(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        if self.tick_at_start:
+            self.tick()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(3)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.tick()
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+
+class CpuLedger(Periodic):
     """Per-process CPU seconds, sampled every ``every`` s, so exited processes keep theirs.
 
     Groups: ``server`` (the Streamlit process only), ``workers`` (its descendants, plus the
@@ -133,41 +167,23 @@ class CpuLedger:
         self.cpu: dict[tuple[int, float], tuple[str, float]] = {}
         self.rss_app: list[tuple[float, int]] = []  # (time, server + workers RSS)
         self.server_stats: list[tuple[float, int, int]] = []  # (time, RSS, threads)
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> CpuLedger:
+    def tick(self) -> None:
         self.sample()
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.sample()
-
-    @staticmethod
-    def _tree(root: psutil.Process) -> list[psutil.Process]:
-        with contextlib.suppress(psutil.Error):
-            return [root, *root.children(recursive=True)]
-        return []
 
     def sample(self) -> None:
         now = time.monotonic()
         groups: dict[int, tuple[str, psutil.Process]] = {}
-        for p in self._tree(psutil.Process()):
+        for p in _process_tree(psutil.Process()):
             groups[p.pid] = ("browsers", p)
         for root in self.worker_roots:
-            for p in self._tree(root):
+            for p in _process_tree(root):
                 groups[p.pid] = ("workers", p)
-        for p in self._tree(self.server)[1:]:
+        for p in _process_tree(self.server)[1:]:
             groups[p.pid] = ("workers", p)
         for root in self.proxy_roots:
-            for p in self._tree(root):
+            for p in _process_tree(root):
                 groups[p.pid] = ("proxy", p)
         groups[self.server.pid] = ("server", self.server)
         groups.pop(os.getpid(), None)  # the bench's own Python (Playwright's client) is
@@ -212,33 +228,25 @@ class CpuLedger:
         return rss, threads
 
 
-class HealthProbe:
+class HealthProbe(Periodic):
     """GET /_stcore/health every 0.2 s in a thread; latencies tagged by the current phase."""
+
+    every = 0.2
+    tick_at_start = False
 
     def __init__(self, url: str):
         self.url = f"{url}/_stcore/health"
         self.phase = "idle"
         self.samples: dict[str, list[float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> HealthProbe:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(3)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            t = time.perf_counter()
-            try:
-                with urllib.request.urlopen(self.url, timeout=10) as r:
-                    r.read()
-                self.samples.setdefault(self.phase, []).append(time.perf_counter() - t)
-            except OSError:
-                self.samples.setdefault(self.phase, []).append(10.0)
+    def tick(self) -> None:
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(self.url, timeout=10) as r:
+                r.read()
+            self.samples.setdefault(self.phase, []).append(time.perf_counter() - t)
+        except OSError:
+            self.samples.setdefault(self.phase, []).append(10.0)
 
     def p95(self, phase: str) -> float | None:
         xs = sorted(self.samples.get(phase, []))
@@ -529,7 +537,7 @@ def _print_class(name: str, visits: list[Visit], cpu0: dict, cpu1: dict, target:
     )
 
 
-class BrowserNice:
+class BrowserNice(Periodic):
     """Keep every process of the browsers (the Playwright driver's descendants) at ``nice``.
 
     In a class each student's browser runs on their own machine; here the 20 Chromium
@@ -543,31 +551,18 @@ class BrowserNice:
     def __init__(self, before: set[int], nice: str | int, every: float = 0.5):
         self.nice, self.every = nice, every
         self.roots = [p for p in psutil.Process().children() if p.pid not in before]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="browser-nice", daemon=True)
 
-    def start(self) -> BrowserNice:
-        self._apply()
-        self._thread.start()
-        return self
+    def tick(self) -> None:
+        for proc in (p for root in self.roots for p in _process_tree(root)):
+            with contextlib.suppress(psutil.Error, OSError):  # it may have exited meanwhile
+                self._lower(proc)
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _apply(self) -> None:
-        for root in self.roots:
-            with contextlib.suppress(psutil.Error):
-                for proc in (root, *root.children(recursive=True)):
-                    with contextlib.suppress(psutil.Error, OSError):
-                        if self.nice == "idle":
-                            if os.sched_getscheduler(proc.pid) != os.SCHED_IDLE:
-                                os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
-                        elif proc.nice() != int(self.nice):
-                            proc.nice(int(self.nice))
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
-            self._apply()
+    def _lower(self, proc: psutil.Process) -> None:
+        if self.nice != "idle":
+            if proc.nice() != int(self.nice):
+                proc.nice(int(self.nice))
+        elif os.sched_getscheduler(proc.pid) != os.SCHED_IDLE:
+            os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 async def _run(args) -> None:
