@@ -744,8 +744,7 @@ class JobManager:
         for other in self.jobs():
             if other is job:
                 break
-            est = getattr(other.estimate, "seconds", None)
-            seconds = unknown_seconds if est is None else est
+            seconds = unknown_seconds if other.estimate is None else other.estimate.seconds
             snap = other.peek()
             if snap.status is Status.QUEUED:
                 ahead.append(seconds)

@@ -342,9 +342,8 @@ def live_job(
         return None
     status = job.status
     wait = budget_gate.queue_wait(job) if status is Status.QUEUED else None
-    interval = poll_interval(
-        status, every, paused_every, queued_every=queued_interval(wait and wait[1])
-    )
+    queued_every = queued_interval(None if wait is None else wait[1])
+    interval = poll_interval(status, every, paused_every, queued_every=queued_every)
     chart_every = every if redraw_every is None else max(every, redraw_every)
     chart_interval = poll_interval(
         status, chart_every, max(paused_every, chart_every), queued_every=None
