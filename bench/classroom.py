@@ -229,6 +229,17 @@ class CpuLedger(Periodic):
         return rss, threads
 
 
+async def _idle_rates(ledger: CpuLedger, seconds: float) -> dict[str, float]:
+    """CPU seconds per second of each group over ``seconds`` of nothing to do (a server and
+    a Dask cluster tick along even then): the rate a later measurement subtracts."""
+    ledger.sample()
+    cpu0, t0 = ledger.totals(), time.monotonic()
+    await asyncio.sleep(seconds)
+    ledger.sample()
+    cpu1, elapsed = ledger.totals(), time.monotonic() - t0
+    return {group: (cpu1[group] - cpu0[group]) / elapsed for group in cpu0}
+
+
 class HealthProbe(Periodic):
     """GET /_stcore/health every 0.2 s in a thread; latencies tagged by the current phase."""
 
@@ -639,11 +650,7 @@ async def _run(args) -> None:
             await ctx.close()
             print(f"warm-up visit finished in {_fmt_s(warm.marks.get('finished'))} s")
             race = await RaceProbe.open(probe_browser, url)
-            ledger.sample()
-            quiet0, tq = ledger.totals()["server"], time.monotonic()
-            await asyncio.sleep(3)
-            ledger.sample()
-            server_idle = (ledger.totals()["server"] - quiet0) / (time.monotonic() - tq)
+            server_idle = (await _idle_rates(ledger, 3.0))["server"]
             rss0, threads0 = ledger.server_now()
             health.phase = "alone"
             alone0, ta = ledger.totals()["server"], time.monotonic()
@@ -683,10 +690,7 @@ async def _run(args) -> None:
             print("\n(e) crafted links (nothing may start without consent; app RSS < 1 GB)")
             # the workers' CPU when nothing runs (a Dask scheduler and workers tick along at
             # ~0.1 s/s): "started" is CPU above that, not any CPU at all
-            idle0, ti = ledger.totals(), time.monotonic()
-            await asyncio.sleep(8)
-            ledger.sample()
-            idle_rate = (ledger.totals()["workers"] - idle0["workers"]) / (time.monotonic() - ti)
+            idle_rate = (await _idle_rates(ledger, 8.0))["workers"]
             print(f"  workers' CPU while idle: {idle_rate:.2f} s/s")
             for name, path in CRAFTED.items():
                 cpu0, t0 = ledger.totals(), time.monotonic()
