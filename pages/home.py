@@ -24,13 +24,15 @@ with race, st.container(border=True):
     )
     st.page_link(
         "pages/race.py",
-        label="Beale: flat plateaus and a narrow valley",
+        label="Beale's plateaus",
+        help="Beale: flat plateaus and a narrow valley",
         icon=":material/arrow_forward:",
         query_params={"surface": "beale"},
     )
     st.page_link(
         "pages/race.py",
-        label="An ill-conditioned bowl: why momentum helps",
+        label="An ill-conditioned bowl",
+        help="An ill-conditioned bowl: why momentum helps",
         icon=":material/arrow_forward:",
         query_params={"surface": "ill_conditioned"},
     )
@@ -50,7 +52,8 @@ with grad, st.container(border=True):
     )
     st.page_link(
         "pages/gradients.py",
-        label="Linear net with W = 1.5·I: explodes as 1.5^L",
+        label="W = 1.5·I explodes",
+        help="A 50-layer linear net with W = 1.5·I: gradients grow as 1.5^L",
         icon=":material/arrow_forward:",
         query_params={"n": "1", "act1": "linear", "init1": "identity", "c1": "1.5", "depth1": "50"},
     )
