@@ -365,7 +365,7 @@ def race_tabs(config: rc.RaceConfig, result, clouds, tuned, crit: str) -> None:
             views.fair_race_tab(tuned, crit)
     if tabs["3D view"].open:
         with tabs["3D view"]:
-            st.plotly_chart(vr.surface3d_figure(surface, result))
+            st.plotly_chart(vr.surface3d_figure(surface, result), config=vr.SURFACE3D_CONFIG)
     if tabs["How each optimizer works"].open:
         with tabs["How each optimizer works"]:
             for spec in config.racers:

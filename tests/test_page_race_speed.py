@@ -81,6 +81,15 @@ def test_opening_a_tab_builds_only_it_and_never_reruns_the_race(open_page, count
     assert counted["run_race"] == 1 and counted["contour_figure"] == 1
 
 
+def test_the_3d_view_draws_one_webgl_pixel_per_css_pixel(open_page):
+    """Plotly's default ``plotGlPixelRatio`` (2) draws 4x the pixels: without a GPU (software
+    WebGL) that made opening the 3D view ~0.4 s slower (README, race run 8)."""
+    at = _switch_tab(open_page(PAGE), "3D view")
+    (chart,) = [c for c in at.get("plotly_chart") if "in 3D" in c.proto.spec]
+    assert json.loads(chart.proto.config)["plotGlPixelRatio"] == 1
+    assert json.loads(chart.proto.spec)["layout"]["height"] <= 500
+
+
 def test_a_changed_racer_reuses_the_surface_background(open_page, counted):
     at = open_page(PAGE)
     assert counted["surface_layer"] == 1
