@@ -131,6 +131,36 @@ def test_basin_figure_small_multiples_with_selection_layer():
     np.testing.assert_array_equal(z, res.maps[0].label + 2)
 
 
+def test_basin_hover_states_the_settling_step_only_where_the_run_settled():
+    """Each hover line is checked against the map's own numbers: a start that reached a
+    minimum names it and its step; one that did not ("none", "diverged") states no step (its
+    ``steps`` is -1). The heatmaps send no per-cell text: the selection grid's markers are
+    always nearer than Plotly's hover distance, so its hover is the one shown."""
+    racers = [  # every start settles / two never do / every start diverges
+        Entry("SGD", "sgd", {"lr": 0.01}),
+        Entry("Adam", "adam", {"lr": 0.3}),
+        Entry("SGD", "sgd", {"lr": 0.05}),
+    ]
+    res = basin_maps(HIMMEL, racers, n=21)
+    fig = rm.basin_maps_figure(res)
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    assert all(t.hoverinfo == "skip" and t.text is None and t.customdata is None for t in heat)
+    kinds = set()
+    for sel, bmap in zip([t for t in fig.data if t.name == "select"], res.maps, strict=True):
+        starts = np.asarray(sel.customdata)
+        col = np.searchsorted(res.xs, starts[:, 0])
+        row = np.searchsorted(res.ys, starts[:, 1])
+        label, steps = bmap.label[row, col], bmap.steps[row, col]
+        kinds.update(np.minimum(label, 0).tolist())  # 0: settled, NONE, DIVERGED
+        for text, lab, step in zip(sel.text, label, steps, strict=True):
+            if lab >= 0:
+                assert text == f"min {lab + 1}, settled by step {step}"
+            else:
+                assert text == ("none" if lab == NONE else "diverged")
+                assert "step" not in text
+    assert kinds == {0, NONE, DIVERGED}
+
+
 def test_steps_codes_are_ordered_by_steps_and_flag_none_and_diverged():
     label = np.array([[0, 1, NONE, DIVERGED]])
     steps = np.array([[5, 400, -1, -1]])

@@ -108,6 +108,16 @@ def _basin_names(n_minima: int) -> dict[int, str]:
     return names
 
 
+def _cell_hover(label: np.ndarray, steps: np.ndarray, names: dict[int, str]) -> np.ndarray:
+    """Each cell's hover line: ``"min 2, settled by step 37"`` where the run settled, the bare
+    name (``"none"``, ``"diverged"``) where it did not: ``steps`` is -1 there, no step to state.
+    Plain text (Plotly's JSON escapes ``<`` and ``/``, six characters each)."""
+    words = np.vectorize(names.get, otypes=[str])(label).astype(object)
+    settled = label >= 0
+    words[settled] = words[settled] + np.char.add(", settled by step ", steps[settled].astype(str))
+    return words
+
+
 def _grid_layout(n: int) -> tuple[int, int]:
     cols = min(n, 3)
     return (n + cols - 1) // cols, cols
@@ -124,7 +134,10 @@ def basin_maps_figure(
     ``mode="basin"``: categorical colour per minimum reached, grey = none within tol, black =
     diverged. ``mode="steps"``: steps until the run settled within tol (log colour), grey/black
     where it never did/diverged. Minima are starred; each panel has the invisible selection
-    grid (``customdata = (x0, y0)``).
+    grid (``customdata = (x0, y0)``), which also carries the hover (:func:`_cell_hover`): its
+    markers are at most ~11 px apart, so one is always nearer than Plotly's 20 px hover
+    distance and a heatmap's own hover would never show (the heatmaps skip it, and their
+    per-cell text is not sent).
     """
     if mode not in ("basin", "steps"):
         raise ValueError(f"Unknown basin map mode {mode!r}; choose 'basin' or 'steps'")
@@ -162,8 +175,7 @@ def basin_maps_figure(
         r, c = divmod(idx, cols)
         r, c = r + 1, c + 1
         label = bmap.label
-        words = np.vectorize(names.get, otypes=[object])(label)
-        steps_cd = bmap.steps.astype(np.int16 if max_steps < 32000 else np.int32)
+        ends = _cell_hover(label, bmap.steps, names)
         if mode == "basin":
             fig.add_trace(
                 go.Heatmap(
@@ -174,11 +186,8 @@ def basin_maps_figure(
                     zmax=K - 0.5,
                     colorscale=cat_scale,
                     showscale=False,
-                    text=words,
-                    customdata=steps_cd,
                     name=bmap.entry.label,
-                    hovertemplate="start (%{x:.3~g}, %{y:.3~g})<br>→ %{text}<br>"
-                    "settled at step %{customdata}<extra></extra>",
+                    hoverinfo="skip",
                 ),
                 row=r,
                 col=c,
@@ -193,17 +202,14 @@ def basin_maps_figure(
                     zmax=255,
                     colorscale=steps_scale,
                     showscale=idx == 0,
-                    text=words,
-                    customdata=steps_cd,
                     name=bmap.entry.label,
+                    hoverinfo="skip",
                     colorbar={
                         "title": {"text": "steps to settle<br>(log scale)"},
                         "tickvals": tv,
                         "ticktext": tt,
                         "len": 0.6,
                     },
-                    hovertemplate="start (%{x:.3~g}, %{y:.3~g})<br>→ %{text}<br>"
-                    "settled at step %{customdata}<extra></extra>",
                 ),
                 row=r,
                 col=c,
@@ -227,18 +233,13 @@ def basin_maps_figure(
                 row=r,
                 col=c,
             )
-        sel_text = np.array(
-            [
-                [
-                    f"start ({fmt(x)}, {fmt(y)}) → {long_names[int(lab)]}"
-                    for x, lab in zip(result.xs, row, strict=True)
-                ]
-                for y, row in zip(result.ys, label, strict=True)
-            ],
-            dtype=object,
-        )
         fig.add_trace(
-            select_grid(result.xs, result.ys, sel_text, hover="%{text}<br>click to race from here"),
+            select_grid(
+                result.xs,
+                result.ys,
+                ends,
+                hover="start (%{x:.3~g}, %{y:.3~g}) → %{text}<br>click to race from here",
+            ),
             row=r,
             col=c,
         )
