@@ -86,6 +86,48 @@ def test_basins_view_by_hand_then_a_click_races_from_that_cell(app_url, page):
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def test_basins_hover_answers_everywhere_on_every_map(app_url, page):
+    """The maps' hover comes from the click grid alone (the heatmaps skip theirs): anywhere
+    over a panel, a marker is within Plotly's hover distance and the label names the start
+    and where it ends, with a settling step only for a start that settled."""
+    page.set_viewport_size({"width": 1280, "height": 1200})  # both rows of maps in view
+    _open(page, app_url, "?surface=himmelblau&view=basins")  # the default 60 x 60 grid
+    page.wait_for_function(
+        f"() => {PLOT}[0]._fullData.filter(d => d.type === 'heatmap').length === 5",
+        timeout=120_000,
+    )
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    points = page.evaluate(
+        """() => {
+            const gd = document.querySelectorAll('.js-plotly-plot')[0];
+            const box = gd.getBoundingClientRect();
+            const out = [];
+            for (const tr of gd._fullData.filter(d => d.type === 'heatmap')) {
+                const xa = gd._fullLayout[tr.xaxis.replace('x', 'xaxis')];
+                const ya = gd._fullLayout[tr.yaxis.replace('y', 'yaxis')];
+                for (const fx of [0.01, 0.26, 0.5, 0.77, 0.99])
+                    for (const fy of [0.01, 0.4, 0.63, 0.99])
+                        out.push([box.left + xa._offset + fx * xa._length,
+                                  box.top + ya._offset + fy * ya._length]);
+            }
+            return out;
+        }"""
+    )
+    label = re.compile(
+        r"^start \(-?[\d.]+, -?[\d.]+\) → (min \d, settled by step \d+|none|diverged)"
+        r"click to race from here$"
+    )
+    texts = []
+    for x, y in points:
+        page.mouse.move(x, y)
+        page.wait_for_timeout(60)
+        texts.append(page.evaluate("document.querySelector('.hoverlayer').textContent"))
+    missing = [p for p, t in zip(points, texts, strict=True) if not t]
+    assert not missing, f"no hover at {len(missing)} of {len(points)} points: {missing[:3]}"
+    wrong = [t for t in texts if not label.match(t)]
+    assert not wrong, wrong[:3]
+
+
 def test_sensitivity_click_races_with_that_setting(app_url, page):
     _open(page, app_url, "?view=sensitivity&sens=2")
     page.get_by_text("Sensitivity of Momentum").first.wait_for()
