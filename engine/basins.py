@@ -6,6 +6,7 @@
   from full paths, the reference the lean bookkeeping is tested against). Different
   optimizers carve the same surface into different basins: momentum overshoots into a
   neighbouring basin, Adam's sign-like steps move diagonally.
+* :func:`combine` joins per-entry results (computed in parallel, cached per racer).
 * :func:`seed_cloud` runs one entry ``N`` times under gradient noise (``N`` copies of the start
   in one batch; the race draws independent noise for each row) and summarizes the spread.
 """
@@ -192,6 +193,32 @@ def basin_maps(
         )
     minima = np.asarray(surface.minima, dtype=float).reshape(-1, 2)
     return BasinResult(surface.name, xs, ys, int(steps), float(tol), minima, maps)
+
+
+def combine(parts: Sequence[BasinResult]) -> BasinResult:
+    """One result from results over the same grid, surface, steps and tol: their maps in order.
+
+    :func:`basin_maps` runs its entries one at a time, so ``combine([basin_maps(s, [e]) for e
+    in entries])`` equals ``basin_maps(s, entries)`` bit for bit; the parts can be computed in
+    parallel and cached per entry (a changed racer recomputes only its own map)."""
+    if not parts:
+        raise ValueError("combine needs at least one BasinResult")
+    first = parts[0]
+    for part in parts[1:]:
+        same = (part.surface, part.steps, part.tol) == (first.surface, first.steps, first.tol)
+        if not same or not all(
+            np.array_equal(getattr(part, f), getattr(first, f)) for f in ("xs", "ys", "minima")
+        ):
+            raise ValueError("combine: the parts are not maps of the same grid and run")
+    return BasinResult(
+        first.surface,
+        first.xs,
+        first.ys,
+        first.steps,
+        first.tol,
+        first.minima,
+        [m for part in parts for m in part.maps],
+    )
 
 
 def disagreement(a: BasinMap, b: BasinMap) -> float:

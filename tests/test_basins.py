@@ -11,6 +11,7 @@ from engine.basins import (
     NONE,
     basin_maps,
     classify,
+    combine,
     default_basin_entries,
     disagreement,
     seed_cloud,
@@ -135,3 +136,26 @@ def test_seed_cloud_summaries_skip_diverged_runs():
     kept = ~cloud.diverged
     assert np.all(np.isfinite(cloud.mean_path))
     np.testing.assert_allclose(cloud.end_loss[kept].mean(), cloud.loss_mean[-1])
+
+
+def test_maps_computed_one_entry_at_a_time_combine_into_the_same_result():
+    """The page computes each racer's map on its own (in parallel, cached per racer) and
+    joins them: bit for bit what one call over all the racers gives."""
+    surf = surfaces.get("himmelblau")
+    entries = [
+        Entry("SGD", "sgd", {"lr": 0.01}),
+        Entry("Momentum", "sgd", {"lr": 0.01, "momentum": 0.9}),
+        Entry("Adam", "adam", {"lr": 0.3}),
+    ]
+    whole = basin_maps(surf, entries, n=12, steps=200)
+    joined = combine([basin_maps(surf, [e], n=12, steps=200) for e in entries])
+    assert [m.entry for m in joined.maps] == entries
+    for a, b in zip(whole.maps, joined.maps, strict=True):
+        for name in ("label", "steps", "final_dist", "diverged_at"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(joined.xs, whole.xs)
+    other_grid = basin_maps(surf, entries[:1], n=10, steps=200)
+    with pytest.raises(ValueError, match="not maps of the same grid"):
+        combine([whole, other_grid])
+    with pytest.raises(ValueError, match="at least one"):
+        combine([])

@@ -360,3 +360,19 @@ def test_sessions_arriving_at_the_same_instant_get_one_job():
     for v in views:
         v.stop()
     assert views[0].job.join(WAIT) and views[0].job.status is Status.STOPPED
+
+
+def test_in_parallel_makes_the_calls_at_once_and_keeps_their_order():
+    """The basins view submits one shared computation per racer through ``in_parallel``: the
+    calls must overlap (each waits for all three here, which one at a time never would)."""
+    from pages.common.jobs import in_parallel
+
+    barrier = threading.Barrier(3, timeout=WAIT)
+
+    def square(i: int) -> int:
+        barrier.wait()
+        return i * i
+
+    assert in_parallel([functools.partial(square, i) for i in range(3)]) == [0, 1, 4]
+    assert in_parallel([]) == []
+    assert in_parallel([lambda: "one"]) == ["one"]

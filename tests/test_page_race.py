@@ -197,6 +197,39 @@ def test_fair_race_by_hand_and_adopting_the_tuned_rates(open_page):
     assert f"{at.number_input(key='lr1').value:.3g}" == tuned
 
 
+def test_basins_compute_each_racer_once_and_a_changed_racer_alone(open_page, monkeypatch):
+    """Each racer's map is one shared computation keyed by that racer (not by the whole race):
+    changing one racer's learning rate computes only its map; the others come from the
+    results cache."""
+    import functools
+
+    from engine import basins
+    from engine.result_cache import result_cache
+    from pages.common import jobs as pj
+
+    computed = []
+    real = pj.shared_compute
+
+    def spy(key, fn, *args, **kwargs):
+        is_basin = isinstance(fn, functools.partial) and fn.func is basins.basin_maps
+        if is_basin and key not in result_cache():
+            computed.append([e.label for e in fn.args[1]])
+        return real(key, fn, *args, **kwargs)
+
+    monkeypatch.setattr(pj, "shared_compute", spy)
+    at = open_page(
+        PAGE, view="basins", surface="himmelblau", grid="11"
+    )  # a grid no other test uses
+    assert not at.exception
+    assert sorted(map(len, computed)) == [1] * 5  # one computation per racer
+    assert len(_chart_titled(at, "Basins of attraction")["data"]) >= 5
+    computed.clear()
+    at.number_input(key="lr2").set_value(0.002).run()
+    assert not at.exception
+    assert len(computed) == 1 and len(computed[0]) == 1  # the changed racer alone
+    assert "lr=0.002" in computed[0][0]
+
+
 def test_basins_view_from_the_url_and_a_click_races_from_that_start(open_page):
     at = open_page(PAGE, view="basins", surface="himmelblau", grid="20")
     assert not at.exception and not at.warning

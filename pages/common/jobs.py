@@ -58,12 +58,13 @@ AppTest does not tick ``run_every``: the pure helpers (:func:`poll_interval`,
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
 import os
 import pickle
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -137,6 +138,16 @@ def start_job(slot: str, make_task: Callable[[], StepTask], *, share: bool = Tru
     ``share`` and the task has a canonical key); returns the :class:`engine.jobs.JobView`."""
     key = task_key(make_task) if share else None
     return session_jobs().start(slot, make_task, key=key, **submit_kw)
+
+
+def in_parallel(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """``[call() for call in calls]``, called all at once from threads, so that blocking
+    :func:`shared_call` s reach the backend together and its workers compute them in parallel
+    (the threads only wait on their futures)."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda call: call(), calls))
 
 
 _IN_PROCESS = executor.ThreadBackend(2)  # for calls whose arguments do not pickle

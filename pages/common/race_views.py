@@ -15,6 +15,7 @@ results are plain arrays and small dataclasses, so they pickle.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import replace
 
 import pandas as pd
@@ -137,15 +138,22 @@ def seed_loss_chart(config: rc.RaceConfig, clouds) -> None:
 # --- basins ---------------------------------------------------------------------------------
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=_BY_KEY)
 def basin_result(config: rc.RaceConfig, n: int) -> basins.BasinResult:
-    """Every racer from an ``n x n`` grid of starts, noise-free (engine: lean race mode)."""
-    return pj.shared_call(
-        ("basins", config.key(), n, MAX_BASIN_STEPS),
-        basins.basin_maps,
-        config.surface_obj(),
-        [r.entry() for r in config.racers],
-        n=n,
-        steps=min(config.steps, MAX_BASIN_STEPS),
-    )
+    """Every racer from an ``n x n`` grid of starts, noise-free (engine: lean race mode).
+
+    One shared computation per racer, all submitted at once (the workers run them in
+    parallel), each keyed by what its map depends on: the surface, the racer, the grid and
+    the steps, not the race's start, noise or other racers (a changed racer recomputes only
+    its own map)."""
+    surface, steps = config.surface_obj(), min(config.steps, MAX_BASIN_STEPS)
+    formula = None if config.formula is None else repr(config.formula)
+
+    def one(r: rc.RacerSpec) -> Callable[[], basins.BasinResult]:
+        key = ("basin", config.surface, formula, r.label, r.optimizer, r.hparams, n, steps)
+        return functools.partial(
+            pj.shared_call, key, basins.basin_maps, surface, [r.entry()], n=n, steps=steps
+        )
+
+    return basins.combine(pj.in_parallel([one(r) for r in config.racers]))
 
 
 def _picked(key: str) -> tuple[float, float] | None:
