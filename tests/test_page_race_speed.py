@@ -83,7 +83,7 @@ def test_opening_a_tab_builds_only_it_and_never_reruns_the_race(open_page, count
 
 def test_the_3d_view_draws_one_webgl_pixel_per_css_pixel(open_page):
     """Plotly's default ``plotGlPixelRatio`` (2) draws 4x the pixels: without a GPU (software
-    WebGL) that made opening the 3D view ~0.4 s slower (README, race run 8)."""
+    WebGL) that made opening the 3D view ~0.4 s slower (README: the race A/B after run 7)."""
     at = _switch_tab(open_page(PAGE), "3D view")
     (chart,) = [c for c in at.get("plotly_chart") if "in 3D" in c.proto.spec]
     assert json.loads(chart.proto.config)["plotGlPixelRatio"] == 1

@@ -469,9 +469,10 @@ def loss_figure(surface, result, height: int = 420) -> go.Figure:
 SURFACE3D_CONFIG = {"plotGlPixelRatio": 1, "displaylogo": False}
 """Plotly config for :func:`surface3d_figure`: one WebGL pixel per CSS pixel. Plotly's default
 (2) draws four times the pixels on every screen; without a GPU (software WebGL, as in a VM or
-a headless browser) that made opening the 3D view ~0.4 s slower at this size (README, race
-run 8), and at ratio 2 its automatic tick spacing crowded the axis labels. The cost: on a
-high-DPI screen the 3D view is as sharp as on a standard one, not sharper."""
+a headless browser) that made opening the 3D view ~0.4 s slower at this size (README,
+Benchmarks: the race A/B after run 7), and at ratio 2 its automatic tick spacing crowded the
+axis labels. The cost: on a high-DPI screen the 3D view is as sharp as on a standard one,
+not sharper."""
 
 
 def surface3d_figure(surface, result, height: int = 500) -> go.Figure:

@@ -134,10 +134,10 @@ def basin_maps_figure(
     ``mode="basin"``: categorical colour per minimum reached, grey = none within tol, black =
     diverged. ``mode="steps"``: steps until the run settled within tol (log colour), grey/black
     where it never did/diverged. Minima are starred; each panel has the invisible selection
-    grid (``customdata = (x0, y0)``), which also carries the hover (:func:`_cell_hover`): its
-    markers are at most ~11 px apart, so one is always nearer than Plotly's 20 px hover
-    distance and a heatmap's own hover would never show (the heatmaps skip it, and their
-    per-cell text is not sent).
+    grid (``customdata = (x0, y0)``), which also carries the hover (:func:`_cell_hover`): with
+    ``hoverdistance=-1`` the nearest marker answers anywhere over a panel, whatever the grid
+    and the window's width, so the heatmaps skip their own hover and send no per-cell text
+    (at Plotly's default 20 px a marker nearer than that always won over the heatmap anyway).
     """
     if mode not in ("basin", "steps"):
         raise ValueError(f"Unknown basin map mode {mode!r}; choose 'basin' or 'steps'")
@@ -254,6 +254,7 @@ def basin_maps_figure(
             height=330 * rows + 90,
             margin={"l": 50, "r": 20, "t": 110, "b": 40},
             clickmode="event+select",
+            hoverdistance=-1,  # the nearest click-grid marker answers anywhere over a panel
         )
     )
     fig.add_annotation(

@@ -88,10 +88,16 @@ def test_basins_view_by_hand_then_a_click_races_from_that_cell(app_url, page):
 
 def test_basins_hover_answers_everywhere_on_every_map(app_url, page):
     """The maps' hover comes from the click grid alone (the heatmaps skip theirs): anywhere
-    over a panel, a marker is within Plotly's hover distance and the label names the start
-    and where it ends, with a settling step only for a start that settled."""
-    page.set_viewport_size({"width": 1280, "height": 1200})  # both rows of maps in view
-    _open(page, app_url, "?surface=himmelblau&view=basins")  # the default 60 x 60 grid
+    over a panel the nearest marker answers, and the label names the start and where it
+    ends, with a settling step only for a start that settled. Checked on the default 60x60
+    grid and on the smallest (10x10: ten markers per side, far apart)."""
+    page.set_viewport_size({"width": 1600, "height": 1200})  # both rows of maps in view
+    for grid in ("", "&grid=10"):
+        _open(page, app_url, f"?surface=himmelblau&view=basins{grid}")
+        _hover_everywhere_on_the_basin_maps(page)
+
+
+def _hover_everywhere_on_the_basin_maps(page) -> None:
     page.wait_for_function(
         f"() => {PLOT}[0]._fullData.filter(d => d.type === 'heatmap').length === 5",
         timeout=120_000,
