@@ -194,7 +194,7 @@ def shared_compute(
     ``fn`` and ``args`` (:func:`canonical_key`; they must be canonical). ``fn`` and ``args``
     must pickle for the process and Dask backends.
     """
-    cache = cache or result_cache()
+    cache = result_cache() if cache is None else cache  # an empty cache is falsy (len 0)
     key = key or canonical_key(fn, *args)
     hit = cache.get(key, _MISSING)
     if hit is not _MISSING:

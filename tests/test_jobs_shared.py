@@ -211,6 +211,7 @@ def test_shared_compute_runs_once_for_concurrent_and_later_callers():
         t.join(WAIT)
     assert calls == [7] and len(results) == 3
     assert all(r is results[0] for r in results) and results[0].tolist() == [49] * 3
+    assert "sq7" in cache  # the cache passed in, though empty (len 0, falsy) when called
     assert shared_compute("sq7", _slow_square, 7, backend=THREADS, cache=cache) is results[0]
     assert shared_compute(None, _slow_square, 8, backend=THREADS, cache=cache)[0] == 64
     assert calls == [7, 8]
