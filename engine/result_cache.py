@@ -12,6 +12,7 @@ sessions asking for the same settings may share one computation:
 * :func:`shared_compute` runs ``fn(*args)`` once per key on the executor seam
   (:mod:`engine.executor`): a second caller with the same key while it runs waits on the
   same future (blocking on it, not on the GIL); later callers get the cached result.
+  :func:`shared_compute_all` does several at once: all submitted, then all awaited.
 
 The process-wide cache's budget is ``engine.knobs.RESULT_CACHE_BYTES`` (README).
 """
@@ -24,7 +25,7 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -194,18 +195,52 @@ def shared_compute(
     ``fn`` and ``args`` (:func:`canonical_key`; they must be canonical). ``fn`` and ``args``
     must pickle for the process and Dask backends.
     """
+    return shared_compute_all([(key, fn, args, backend)], cache=cache)[0]
+
+
+def shared_compute_all(
+    calls: Sequence[tuple[str | None, Callable, tuple, Backend | None]],
+    cache: ResultCache | None = None,
+) -> list[Any]:
+    """:func:`shared_compute` for several ``(key, fn, args, backend)`` at once, results in
+    order: every missing result is submitted before any is waited for, so the backend's
+    workers compute them in parallel (e.g. one basin map per racer)."""
     cache = result_cache() if cache is None else cache  # an empty cache is falsy (len 0)
+    pending = [_claim(cache, *call) for call in calls]
+    results, error = [], None
+    for claim in pending:  # collect every claim, even after a failure: owners must let go
+        try:
+            results.append(_collect(cache, claim))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            error = error or exc
+            results.append(None)
+    if error is not None:
+        raise error
+    return results
+
+
+def _claim(cache: ResultCache, key, fn, args, backend) -> tuple:
+    """``(key, cached value)``, or ``(key, _MISSING, (future, backend), owner, fn, args)``
+    after joining the running computation of ``key`` or submitting a new one (``owner``)."""
     key = key or canonical_key(fn, *args)
     hit = cache.get(key, _MISSING)
     if hit is not _MISSING:
-        return hit
+        return key, hit
     backend = backend or default_backend()
     with _INFLIGHT_LOCK:
         entry = _INFLIGHT.get(key)
         owner = entry is None
         if owner:
             entry = _INFLIGHT[key] = [backend.submit(fn, *args), backend]
-    future, used = entry
+    return key, _MISSING, entry, owner, fn, args
+
+
+def _collect(cache: ResultCache, claim: tuple) -> Any:
+    """The value of a :func:`_claim`: waits on its future; the owner caches the result and
+    takes the key out of the running computations, whatever happens."""
+    if claim[1] is not _MISSING:
+        return claim[1]
+    key, _, (future, used), owner, fn, args = claim
     try:
         value = used.result(future, fn, *args)
     finally:

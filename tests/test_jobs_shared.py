@@ -19,7 +19,14 @@ import pytest
 from engine import reg_lab as rl
 from engine.executor import ProcessBackend, ThreadBackend
 from engine.jobs import JobGroup, JobManager, Status
-from engine.result_cache import NotCanonical, ResultCache, canonical_key, nbytes, shared_compute
+from engine.result_cache import (
+    NotCanonical,
+    ResultCache,
+    canonical_key,
+    nbytes,
+    shared_compute,
+    shared_compute_all,
+)
 from engine.trainer import Config, Trainer, train
 from tests.test_jobs import Counter
 
@@ -363,17 +370,28 @@ def test_sessions_arriving_at_the_same_instant_get_one_job():
     assert views[0].job.join(WAIT) and views[0].job.status is Status.STOPPED
 
 
-def test_in_parallel_makes_the_calls_at_once_and_keeps_their_order():
-    """The basins view submits one shared computation per racer through ``in_parallel``: the
-    calls must overlap (each waits for all three here, which one at a time never would)."""
-    from pages.common.jobs import in_parallel
-
+def test_shared_compute_all_submits_every_call_before_waiting_and_keeps_their_order():
+    """The basins view asks for one map per racer in one call: the computations must run at
+    once (each waits here for all three, which one after another never would), the results
+    come back in order, and a failed one lets every other finish and be cached."""
     barrier = threading.Barrier(3, timeout=WAIT)
 
     def square(i: int) -> int:
         barrier.wait()
         return i * i
 
-    assert in_parallel([functools.partial(square, i) for i in range(3)]) == [0, 1, 4]
-    assert in_parallel([]) == []
-    assert in_parallel([lambda: "one"]) == ["one"]
+    backend, cache = ThreadBackend(3), ResultCache(2**20)
+    calls = [(f"all-{i}", square, (i,), backend) for i in range(3)]
+    assert shared_compute_all(calls, cache=cache) == [0, 1, 4]
+    assert all(f"all-{i}" in cache for i in range(3))
+    assert shared_compute_all([], cache=cache) == []
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        shared_compute_all(
+            [("bad", boom, (), backend), ("ok", _slow_square, (5,), backend)], cache=cache
+        )
+    assert "ok" in cache and "bad" not in cache
+    backend.shutdown()

@@ -208,15 +208,16 @@ def test_basins_compute_each_racer_once_and_a_changed_racer_alone(open_page, mon
     from pages.common import jobs as pj
 
     computed = []
-    real = pj.shared_compute
+    real = pj.shared_compute_all
 
-    def spy(key, fn, *args, **kwargs):
-        is_basin = isinstance(fn, functools.partial) and fn.func is basins.basin_maps
-        if is_basin and key not in result_cache():
-            computed.append([e.label for e in fn.args[1]])
-        return real(key, fn, *args, **kwargs)
+    def spy(calls, *args, **kwargs):
+        for key, fn, _, _ in calls:
+            is_basin = isinstance(fn, functools.partial) and fn.func is basins.basin_maps
+            if is_basin and key not in result_cache():
+                computed.append([e.label for e in fn.args[1]])
+        return real(calls, *args, **kwargs)
 
-    monkeypatch.setattr(pj, "shared_compute", spy)
+    monkeypatch.setattr(pj, "shared_compute_all", spy)
     at = open_page(
         PAGE, view="basins", surface="himmelblau", grid="11"
     )  # a grid no other test uses

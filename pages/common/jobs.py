@@ -58,7 +58,6 @@ AppTest does not tick ``run_every``: the pure helpers (:func:`poll_interval`,
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
 import os
@@ -71,7 +70,7 @@ import streamlit as st
 
 from engine import executor
 from engine.jobs import DEFAULT_IDLE_PAUSE, JobGroup, Snapshot, Status, StepTask, default_manager
-from engine.result_cache import NotCanonical, canonical_key, shared_compute
+from engine.result_cache import NotCanonical, canonical_key, shared_compute_all
 from pages.common import budget_gate, fragments
 
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
@@ -140,16 +139,6 @@ def start_job(slot: str, make_task: Callable[[], StepTask], *, share: bool = Tru
     return session_jobs().start(slot, make_task, key=key, **submit_kw)
 
 
-def in_parallel(calls: Sequence[Callable[[], Any]]) -> list[Any]:
-    """``[call() for call in calls]``, called all at once from threads, so that blocking
-    :func:`shared_call` s reach the backend together and its workers compute them in parallel
-    (the threads only wait on their futures)."""
-    if len(calls) <= 1:
-        return [call() for call in calls]
-    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(lambda call: call(), calls))
-
-
 _IN_PROCESS = executor.ThreadBackend(2)  # for calls whose arguments do not pickle
 
 
@@ -160,13 +149,25 @@ def shared_call(key_parts: tuple, fn: Callable, /, *args: Any, **kwargs: Any) ->
     results cache. ``key_parts`` must name everything the result depends on (e.g.
     ``("tune", config.key(), criterion)``). Arguments that do not pickle (a formula surface)
     compute in this process instead, still once per key."""
+    return shared_calls([(key_parts, functools.partial(fn, *args, **kwargs))])[0]
+
+
+def shared_calls(calls: Sequence[tuple[tuple, functools.partial]]) -> list[Any]:
+    """:func:`shared_call` for several ``(key_parts, partial)`` at once, results in order:
+    all are submitted before any is awaited, so the workers compute them in parallel
+    (``engine.result_cache.shared_compute_all``)."""
+    return shared_compute_all([_shared(key_parts, call) for key_parts, call in calls])
+
+
+def _shared(key_parts: tuple, call: functools.partial) -> tuple:
+    """``(key, call, (), backend)`` for :func:`shared_compute_all`: the process-wide backend,
+    or this process when the call does not pickle."""
     key = canonical_key("shared_call", *key_parts)
-    call = functools.partial(fn, *args, **kwargs)
     try:
         pickle.dumps(call)
     except Exception:  # noqa: BLE001 - any pickling failure: compute here
-        return shared_compute(key, call, backend=_IN_PROCESS)
-    return shared_compute(key, call, backend=compute_backend())
+        return key, call, (), _IN_PROCESS
+    return key, call, (), compute_backend()
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)

@@ -15,7 +15,6 @@ results are plain arrays and small dataclasses, so they pickle.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import replace
 
 import pandas as pd
@@ -111,22 +110,27 @@ def fair_race_tab(results: list[tuning.TuneResult], crit: str) -> None:
 # --- seeds ----------------------------------------------------------------------------------
 @st.cache_data(max_entries=16, show_spinner="Running noisy seeds...", hash_funcs=_BY_KEY)
 def seed_clouds(config: rc.RaceConfig, n_seeds: int) -> list[basins.SeedCloud]:
-    """``n_seeds`` noisy runs of every racer from the start (one batch per racer)."""
+    """``n_seeds`` noisy runs of every racer from the start (one batch per racer, the racers
+    computed in parallel)."""
     surface = config.surface_obj()
-    return [
-        pj.shared_call(
-            ("seeds", config.key(), n_seeds, i),
-            basins.seed_cloud,
-            surface,
-            r.entry(),
-            config.start,
-            config.steps,
-            noise_std=config.noise,
-            n_seeds=n_seeds,
-            seed=config.seed,
-        )
-        for i, r in enumerate(config.racers)
-    ]
+    return pj.shared_calls(
+        [
+            (
+                ("seeds", config.key(), n_seeds, i),
+                functools.partial(
+                    basins.seed_cloud,
+                    surface,
+                    r.entry(),
+                    config.start,
+                    config.steps,
+                    noise_std=config.noise,
+                    n_seeds=n_seeds,
+                    seed=config.seed,
+                ),
+            )
+            for i, r in enumerate(config.racers)
+        ]
+    )
 
 
 def seed_loss_chart(config: rc.RaceConfig, clouds) -> None:
@@ -146,14 +150,16 @@ def basin_result(config: rc.RaceConfig, n: int) -> basins.BasinResult:
     its own map)."""
     surface, steps = config.surface_obj(), min(config.steps, MAX_BASIN_STEPS)
     formula = None if config.formula is None else repr(config.formula)
-
-    def one(r: rc.RacerSpec) -> Callable[[], basins.BasinResult]:
-        key = ("basin", config.surface, formula, r.label, r.optimizer, r.hparams, n, steps)
-        return functools.partial(
-            pj.shared_call, key, basins.basin_maps, surface, [r.entry()], n=n, steps=steps
-        )
-
-    return basins.combine(pj.in_parallel([one(r) for r in config.racers]))
+    parts = pj.shared_calls(
+        [
+            (
+                ("basin", config.surface, formula, r.label, r.optimizer, r.hparams, n, steps),
+                functools.partial(basins.basin_maps, surface, [r.entry()], n=n, steps=steps),
+            )
+            for r in config.racers
+        ]
+    )
+    return basins.combine(parts)
 
 
 def _picked(key: str) -> tuple[float, float] | None:
