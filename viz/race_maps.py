@@ -112,7 +112,8 @@ def _cell_hover(label: np.ndarray, steps: np.ndarray, names: dict[int, str]) -> 
     """Each cell's hover line: ``"min 2, settled by step 37"`` where the run settled, the bare
     name (``"none"``, ``"diverged"``) where it did not: ``steps`` is -1 there, no step to state.
     Plain text (Plotly's JSON escapes ``<`` and ``/``, six characters each)."""
-    words = np.vectorize(names.get, otypes=[str])(label).astype(object)
+    codes = sorted(names)  # DIVERGED (-2), NONE (-1), then the minima 0, 1, ...
+    words = np.array([names[c] for c in codes], dtype=object)[label - codes[0]]
     settled = label >= 0
     words[settled] = words[settled] + np.char.add(", settled by step ", steps[settled].astype(str))
     return words
