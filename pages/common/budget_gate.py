@@ -107,8 +107,9 @@ def track(key: str, job: Any, decision: Decision) -> None:
     stays) and count it against this session's job limit. Call after the job controls, on
     every run: cheap and idempotent."""
     st.session_state.setdefault(_JOBS, set()).add(key)
-    if job is not None and _job_of(job).estimate is None:
-        _job_of(job).estimate = decision.estimate
+    job = None if job is None else _job_of(job)
+    if job is not None and job.estimate is None:
+        job.estimate = decision.estimate
 
 
 def _job_of(view: Any) -> Any:

@@ -377,7 +377,9 @@ def live_job(
     @fragments.fragment(run_every=interval)
     def _status() -> None:
         snap = job.snapshot()
-        queued = budget_gate.queue_wait(job) if snap.status is Status.QUEUED else None
+        queued = None
+        if snap.status is Status.QUEUED:  # the full run has just worked it out: reuse it
+            queued = wait if in_full_run and wait is not None else budget_gate.queue_wait(job)
         render_status(snap, epochs, unit, queued)
         started = status is Status.QUEUED and snap.status is not Status.QUEUED
         if started or (snap.status.finished and (interval is not None or missed())):
