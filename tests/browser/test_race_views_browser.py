@@ -4,6 +4,8 @@ visible without scrolling on a 1280x800 screen."""
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
@@ -112,7 +114,8 @@ def test_every_tab_renders_when_opened(app_url, laptop):
 
 
 def test_page_needs_nothing_from_outside_the_server(app_url, laptop):
-    """The favicon is an inline emoji (a Material page icon is fetched from a font host)."""
+    """The favicon is the 📉 emoji in an inline SVG (a Material page icon is fetched from a font
+    host)."""
     outside = []
     laptop.on(
         "request",
@@ -122,4 +125,5 @@ def test_page_needs_nothing_from_outside_the_server(app_url, laptop):
     laptop.wait_for_load_state("networkidle")
     icon = laptop.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
     assert icon.startswith("data:image/svg+xml"), icon[:80]
+    assert "<text y='.9em' font-size='90'>📉</text>" in urllib.parse.unquote(icon)
     assert outside == []
