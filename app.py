@@ -6,12 +6,15 @@ Run with ``streamlit run app.py``. Each page is a thin script under ``pages/``; 
 
 import streamlit as st
 
-from engine import blas
+from engine import blas, memory
 from pages.common.jobs import compute_backend
 
 # Small matrices + background training jobs on a few shared cores: one BLAS thread per job is
 # faster than OpenBLAS threads fighting over the cores (see engine/blas.py).
 blas.set_threads(1)
+# A large block the server frees goes back to the system, not into a heap arena that keeps it
+# after the visitors have left (engine/memory.py; bench.memory).
+memory.fix_mmap_threshold()
 # Jobs and heavy computations run in worker processes (or on a Dask cluster when a scheduler
 # is configured): start them now, not on the first visitor's click (pages/common/jobs.py).
 compute_backend()

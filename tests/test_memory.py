@@ -1,0 +1,50 @@
+"""engine.memory fixes glibc's mmap threshold: once the server has freed one large result,
+later large arrays are still mapped blocks of their own (given back to the system on free),
+not heap memory that stays in the process (the server's RSS after a class; bench.memory)."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from engine import memory
+
+pytestmark = pytest.mark.skipif(
+    memory._glibc() is None, reason="glibc only: other C libraries have no such threshold"
+)
+
+SCENARIO = textwrap.dedent(
+    """
+    import ctypes, sys
+    import numpy as np
+    from engine import memory
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    if sys.argv[1] == "fixed":
+        assert memory.fix_mmap_threshold()
+    del_me = np.ones(4 * 2**20 // 8)  # a 4 MB result, dropped: glibc raises the threshold
+    del del_me
+    before = libc.mallinfo2().hblkhd
+    kept = [np.ones(2**20 // 8) for _ in range(20)]  # twenty 1 MB arrays
+    print((libc.mallinfo2().hblkhd - before) / 2**20)
+    """
+)
+
+
+def _mapped_mb(mode: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", SCENARIO, mode], capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.strip())
+
+
+def test_large_arrays_stay_mapped_blocks_after_a_large_free_only_when_fixed():
+    assert _mapped_mb("default") < 1  # glibc's dynamic threshold: all twenty on the heap
+    assert _mapped_mb("fixed") >= 20  # each its own mapping, unmapped when freed
