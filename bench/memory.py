@@ -1,0 +1,109 @@
+"""What a class leaves in the server's memory after it has gone: ``python -m bench.memory``.
+
+Starts its own ``streamlit run app.py`` (as :mod:`bench.classroom` does), warms it with one
+visit, then runs ``--rounds`` classes of ``--sessions`` students on the Regularization lab,
+each student on a seed of their own (new results every round, nothing shared), every page
+waiting for its finished run; then the first round again (the same seeds: all cached, so
+a server that kept nothing per session would not grow). After each class all its browser
+contexts close. For each round it prints the server process's RSS before, at the peak, 10 s
+after the last close and ``--linger`` seconds after (default 135 s: past Streamlit's
+``server.disconnectedSessionTTL`` of 120 s, for which a closed tab's session is kept for a
+reconnect). Server environment variables can be given as ``--env NAME=VALUE`` (e.g.
+``MALLOC_ARENA_MAX=2``, see README "Deploying for a class").
+
+What stays after a class, by design: the results cache (up to ``NNVIZ_CACHE_MB``, ~3.8 MB
+per lab result), the figure cache (at most 256 figures), and Streamlit's closed sessions
+until it next touches its session store (their TTL is checked lazily). What stays besides
+is memory the C allocator keeps for reuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+
+from bench.browser import CHROMIUM, CHROMIUM_ARGS
+from bench.classroom import STALL_AFTER, _class, _visit, app_server
+
+
+def _mb(process) -> float:
+    return process.memory_info().rss / 2**20
+
+
+async def _peak_rss(process, stop: asyncio.Event) -> float:
+    peak = _mb(process)
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+        peak = max(peak, _mb(process))
+    return peak
+
+
+async def _round(browser, url: str, server, seeds: range, linger: float) -> list[float]:
+    """RSS (MB) before, at the peak, 10 s and ``linger`` s after the last close; finished."""
+    before = _mb(server)
+    stop = asyncio.Event()
+    peak = asyncio.create_task(_peak_rss(server, stop))
+    visits, contexts = await _class(browser, url, [f"/regularization?seed={s}" for s in seeds])
+    for context in contexts:
+        await context.close()
+    await asyncio.sleep(10)
+    after10 = _mb(server)
+    await asyncio.sleep(max(linger - 10, 0))
+    stop.set()
+    finished = sum(not v.stalled for v in visits)
+    return [before, await peak, after10, _mb(server), finished]
+
+
+async def _run(args) -> None:
+    from playwright.async_api import async_playwright
+
+    env = dict(kv.split("=", 1) for kv in args.env)
+    shown = " ".join(args.env) or "(none)"
+    print(f"bench.memory: {args.rounds} rounds of {args.sessions} sessions, server env {shown}")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores shared by the team)")
+    with app_server(env) as (url, server):
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            warm, context = await _visit(browser, url, "/regularization", "finished", 180)
+            await context.close()
+            await asyncio.sleep(3)
+            n = args.sessions
+            rounds = [range(r * n + 1, (r + 1) * n + 1) for r in range(args.rounds)]
+            rounds.append(rounds[0])
+            lingered = f"+{args.linger:.0f} s" if args.linger > 10 else "+10 s"
+            print(
+                f"{'round (seeds)':24s} {'before':>8s} {'peak':>8s} {'+10 s':>8s} "
+                f"{lingered:>8s} {'kept':>8s}  finished"
+            )
+            start = _mb(server)
+            for r, seeds in enumerate(rounds):
+                name = f"{r + 1} ({seeds[0]}-{seeds[-1]})" + (" again" if r == args.rounds else "")
+                before, peak, after10, after, finished = await _round(
+                    browser, url, server, seeds, args.linger
+                )
+                print(
+                    f"{name:24s} {before:6.0f}MB {peak:6.0f}MB {after10:6.0f}MB {after:6.0f}MB "
+                    f"{after - before:+6.0f}MB  {finished}/{len(seeds)} (<= {STALL_AFTER:.0f} s)"
+                )
+            print(f"whole run: {start:.0f} -> {_mb(server):.0f} MB after the warm-up visit")
+            await browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2, help="classes on new seeds")
+    parser.add_argument("--linger", type=float, default=135.0, help="seconds after the close")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
+    args = parser.parse_args()
+    if any("=" not in kv for kv in args.env):
+        sys.exit("--env takes NAME=VALUE")
+    asyncio.run(_run(args))
+
+
+if __name__ == "__main__":
+    main()
