@@ -210,12 +210,12 @@ def number_step(page, label: str, nth: int = 0, up: bool = True) -> Callable[[],
     return button.click
 
 
-def select(page, label: str, option: str, nth: int = 0) -> Callable[[], None]:
+def select(page, label: str, option: str, nth: int = 0, within=None) -> Callable[[], None]:
     """Open the selectbox (not timed), then the timed action clicks the option.
 
     A rerun landing just then (e.g. the one a finished job triggers) closes an open list:
-    open it again, up to three times."""
-    box = page.get_by_role("combobox", name=label).nth(nth)
+    open it again, up to three times. ``within``: a locator the box is in (default: page)."""
+    box = (within or page).get_by_role("combobox", name=label).nth(nth)
     item = page.get_by_role("option", name=option, exact=True).first
     for _ in range(3):
         box.click()
@@ -356,10 +356,7 @@ GRAD = [
 def _reg_variant(page):
     expand(page, "Variant 2")
     box = page.locator('[data-testid="stExpander"]').filter(has_text="Variant 2").first
-    box.get_by_role("combobox", name="Regularizer").click()
-    item = page.get_by_role("option", name="elastic", exact=True).first
-    item.wait_for()
-    return item.click
+    return select(page, "Regularizer", "elastic", within=box)
 
 
 def _reg_setup(page):
