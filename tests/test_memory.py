@@ -45,6 +45,9 @@ def _mapped_mb(mode: str) -> float:
     return float(out.stdout.strip())
 
 
-def test_large_arrays_stay_mapped_blocks_after_a_large_free_only_when_fixed():
-    assert _mapped_mb("default") < 1  # glibc's dynamic threshold: all twenty on the heap
-    assert _mapped_mb("fixed") >= 20  # each its own mapping, unmapped when freed
+def test_large_arrays_stay_mapped_blocks_after_a_large_free():
+    """Each of the twenty is a mapping of its own, unmapped when freed. With glibc's default
+    (dynamic) threshold, the 4 MB free raises it and the twenty come from the heap: 0 MB
+    mapped here; asserted only for the fixed threshold, since other things can also make
+    glibc map blocks (a limit on the heap's growth, in one CI run)."""
+    assert _mapped_mb("fixed") >= 20
