@@ -26,7 +26,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -219,36 +219,53 @@ def shared_compute_all(
     return results
 
 
-def _claim(cache: ResultCache, key, fn, args, backend) -> tuple:
-    """``(key, cached value)``, or ``(key, _MISSING, (future, backend), owner, fn, args)``
-    after joining the running computation of ``key`` or submitting a new one (``owner``)."""
+class _Claim(NamedTuple):
+    """One call of :func:`shared_compute_all` after :func:`_claim`: its cached ``value``, or
+    the ``future`` to wait on (``owner``: this call submitted it and must cache and release)."""
+
+    key: str
+    value: Any = None
+    future: Any = None
+    backend: Backend | None = None
+    owner: bool = False
+    fn: Callable | None = None
+    args: tuple = ()
+
+    @property
+    def cached(self) -> bool:
+        return self.future is None
+
+
+def _claim(cache: ResultCache, key, fn, args, backend) -> _Claim:
+    """The cached value of ``key``, or the running computation of ``key`` joined, or a new one
+    submitted (``owner``)."""
     key = key or canonical_key(fn, *args)
     hit = cache.get(key, _MISSING)
     if hit is not _MISSING:
-        return key, hit
+        return _Claim(key, value=hit)
     backend = backend or default_backend()
     with _INFLIGHT_LOCK:
         entry = _INFLIGHT.get(key)
         owner = entry is None
         if owner:
             entry = _INFLIGHT[key] = [backend.submit(fn, *args), backend]
-    return key, _MISSING, entry, owner, fn, args
+    future, used = entry
+    return _Claim(key, future=future, backend=used, owner=owner, fn=fn, args=args)
 
 
-def _collect(cache: ResultCache, claim: tuple) -> Any:
+def _collect(cache: ResultCache, claim: _Claim) -> Any:
     """The value of a :func:`_claim`: waits on its future; the owner caches the result and
     takes the key out of the running computations, whatever happens."""
-    if claim[1] is not _MISSING:
-        return claim[1]
-    key, _, (future, used), owner, fn, args = claim
+    if claim.cached:
+        return claim.value
     try:
-        value = used.result(future, fn, *args)
+        value = claim.backend.result(claim.future, claim.fn, *claim.args)
     finally:
-        if owner:
+        if claim.owner:
             with _INFLIGHT_LOCK:
-                _INFLIGHT.pop(key, None)
-    if owner:
-        cache.put(key, value)
+                _INFLIGHT.pop(claim.key, None)
+    if claim.owner:
+        cache.put(claim.key, value)
     return value
 
 
