@@ -13,7 +13,7 @@ Streamlit runs each script run on a thread of its own, so those arenas are many 
 Setting ``M_MMAP_THRESHOLD`` explicitly turns the dynamic adjustment off (``mallopt(3)``).
 :func:`fix_mmap_threshold` keeps it at 128 KiB: measured with ``python -m bench.memory`` (10
 students on 10 seeds of the Regularization lab, then all closed), the server kept +112 to
-+122 MB by default and +79 to +81 MB with the threshold fixed; the rest is the results cache
++122 MB by default and +72 to +81 MB with the threshold fixed; the rest is the results cache
 (~3.8 MB per lab result, by design) and small blocks in the arenas. The cost is a mapping per
 large request, which the server makes rarely: its heavy arrays are built in worker processes
 (engine.executor), which keep glibc's default.
@@ -24,6 +24,7 @@ Other C libraries (musl, macOS) do not have these knobs: the function does nothi
 from __future__ import annotations
 
 import ctypes
+import functools
 
 M_MMAP_THRESHOLD = -3  # glibc's <malloc.h>
 MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value
@@ -38,9 +39,11 @@ def _glibc():
     return libc if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt") else None
 
 
+@functools.cache
 def fix_mmap_threshold(nbytes: int = MMAP_THRESHOLD) -> bool:
     """Serve every request of ``nbytes`` or more by its own mapping, returned on ``free``,
-    from now on (no dynamic raise); True if glibc accepted it."""
+    from now on (no dynamic raise); True if glibc accepted it. Process-wide, so done once per
+    process (app.py calls it on every script run)."""
     libc = _glibc()
     if libc is None:
         return False
