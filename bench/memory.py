@@ -42,8 +42,11 @@ async def _peak_rss(process, stop: asyncio.Event) -> float:
     return peak
 
 
-async def _round(browser, url: str, server, seeds: range, linger: float) -> list[float]:
-    """RSS (MB) before, at the peak, 10 s and ``linger`` s after the last close; finished."""
+async def _round(
+    browser, url: str, server, seeds: range, linger: float
+) -> tuple[float, float, float, float, int]:
+    """RSS (MB) before, at the peak, 10 s and ``linger`` s after the last close; how many
+    sessions finished."""
     before = _mb(server)
     stop = asyncio.Event()
     peak = asyncio.create_task(_peak_rss(server, stop))
@@ -55,7 +58,7 @@ async def _round(browser, url: str, server, seeds: range, linger: float) -> list
     await asyncio.sleep(max(linger - 10, 0))
     stop.set()
     finished = sum(not v.stalled for v in visits)
-    return [before, await peak, after10, _mb(server), finished]
+    return before, await peak, after10, _mb(server), finished
 
 
 async def _run(args) -> None:
