@@ -7,6 +7,7 @@ Run with ``streamlit run app.py``. Each page is a thin script under ``pages/``; 
 import streamlit as st
 
 from engine import blas, memory
+from pages.common import idle
 from pages.common.jobs import compute_backend
 
 # Small matrices + background training jobs on a few shared cores: one BLAS thread per job is
@@ -18,6 +19,10 @@ memory.fix_mmap_threshold()
 # Jobs and heavy computations run in worker processes (or on a Dask cluster when a scheduler
 # is configured): start them now, not on the first visitor's click (pages/common/jobs.py).
 compute_backend()
+# After a while with no visitor, the shared caches are dropped and their memory given back
+# (pages/common/idle.py, NNVIZ_IDLE_RELEASE_S); every run says the server is in use.
+idle.start_watcher()
+idle.mark_activity()
 
 # (script, title, Material icon, url_path, one-sentence help shown as the nav tooltip)
 PAGES = [

@@ -13,7 +13,11 @@ on 127.0.0.1 (a free port) and drives headless Chromium (Playwright, Debian's
     latency (change Steps, until the app's script state is back to not-running), alone and
     during each class; the probe has its own browser at the normal CPU priority (one visitor
     on their own machine), the students' browsers are kept at ``--browser-nice``;
-(d) server RSS and thread count before, at peak and after all sessions closed;
+(d) server RSS and thread count before, at peak and after all sessions closed: 10 s after,
+    and after the quiet time (one visitor at +125 s, past Streamlit's 120 s
+    ``disconnectedSessionTTL``, so that it lets go of the closed sessions; then nobody for
+    ``--idle-release`` seconds, default 30, the server's ``NNVIZ_IDLE_RELEASE_S``, after
+    which it drops its shared caches: pages/common/idle.py);
 (e) the issue's crafted links (a 9 GB at-init profile, a ~48 h lab run): the whole app's peak
     RSS (target < 1 GB) and that nothing started without consent (the page shows a refusal
     or a start button with the estimate; the workers' CPU did not rise above its idle
@@ -64,6 +68,8 @@ from bench.browser import CHROMIUM, CHROMIUM_ARGS
 ROOT = Path(__file__).resolve().parents[1]
 STALL_AFTER = 120.0  # seconds: a session not finished by then counts as stalled
 ARRIVAL = 0.5  # seconds between two students opening the link
+SESSION_TTL = 120.0  # Streamlit's server.disconnectedSessionTTL: a closed tab's session is kept
+IDLE_RELEASE = 30.0  # the server's NNVIZ_IDLE_RELEASE_S in this bench (the app's default: 600)
 BROWSER_NICE = "idle"  # the students' browsers yield the cores to the server (their own machines)
 SCHEDULER_ENV = "NNVIZ_DASK_SCHEDULER"  # the executor seam's scheduler address (engine/executor)
 CRAFTED = {
@@ -620,6 +626,8 @@ async def _run(args) -> None:
             address, roots = stack.enter_context(dask_cluster())
             env[SCHEDULER_ENV] = address
             print(f"Dask: scheduler {address}, 2 workers (1 thread each)")
+        if args.idle_release > 0:
+            env["NNVIZ_IDLE_RELEASE_S"] = str(args.idle_release)
         url, server = stack.enter_context(app_server(env))
         proxies = []
         if args.proxy:
@@ -724,10 +732,20 @@ async def _run(args) -> None:
                 )
                 await ctx.close()
             await race.context.close()
-            await browser.close()
             await probe_browser.close()
-        await asyncio.sleep(10)  # sessions released
-        rss2, threads2 = ledger.server_now()
+            await asyncio.sleep(10)
+            rss2, threads2 = ledger.server_now()
+            quiet = None
+            if args.idle_release > 0:
+                # Streamlit drops a closed tab's session after SESSION_TTL, but only when its
+                # session store is next used: one visitor comes and goes past the TTL; then
+                # nobody, until the server's idle release has had time to run
+                await asyncio.sleep(SESSION_TTL + 5 - 10)
+                _, ctx = await _visit(browser, url, "/race", "chart", 60)
+                await ctx.close()
+                await asyncio.sleep(args.idle_release * 1.25 + 5)
+                quiet = ledger.server_now()
+            await browser.close()
         print(
             f"\n(c) /_stcore/health p95 (target <= 50 ms) and /race rerun (median), load avg "
             f"{os.getloadavg()[0]:.1f}"
@@ -742,6 +760,12 @@ async def _run(args) -> None:
         for key, (rss, threads) in peaks.items():
             print(f"  peak, class {key}   : {_mb(rss)}, {threads} threads")
         print(f"  after all closed: {_mb(rss2)}, {threads2} threads (10 s after the last close)")
+        if quiet is not None:
+            print(
+                f"  after quiet time: {_mb(quiet[0])}, {quiet[1]} threads (one visit at "
+                f"+{SESSION_TTL + 5:.0f} s, then {args.idle_release:.0f} s without visitors: "
+                "the idle release)"
+            )
         total = ledger.totals()
         print(
             f"\nwhole run CPU: server {total['server']:.1f} s, workers {total['workers']:.1f} s, "
@@ -761,6 +785,13 @@ def main() -> None:
         default=BROWSER_NICE,
         help="the browsers' CPU priority: idle (SCHED_IDLE, default) or a nice value "
         "(0: the server's)",
+    )
+    parser.add_argument(
+        "--idle-release",
+        type=float,
+        default=IDLE_RELEASE,
+        help="the server's NNVIZ_IDLE_RELEASE_S, and (d) waits for it; 0: the app's default, "
+        "and no wait",
     )
     asyncio.run(_run(parser.parse_args()))
 

@@ -194,6 +194,10 @@ default nets: ~40-80 ms of pickling per chunk), so shorter chunks cost a larger 
 IDLE_PAUSE_SECONDS = 30.0
 """A job nobody polls for this long pauses (no next chunk) and resumes when polled again.
 Generous: a visible page polls every 0.5 s, but a loaded server may take seconds per poll."""
+IDLE_RELEASE_SECONDS = float(os.environ.get("NNVIZ_IDLE_RELEASE_S", 600))
+"""After this long with no script or fragment run and no job running or queued, the server
+drops its shared caches (results, figures) and trims its heap (pages/common/idle.py): a
+class's memory goes back when it has gone. 0 = never."""
 
 
 # Server budget (engine.budget): not URL knobs (a visitor cannot raise them); a server operator

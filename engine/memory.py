@@ -48,3 +48,13 @@ def fix_mmap_threshold(nbytes: int = MMAP_THRESHOLD) -> bool:
     if libc is None:
         return False
     return bool(libc.mallopt(ctypes.c_int(M_MMAP_THRESHOLD), ctypes.c_int(int(nbytes))))
+
+
+def trim() -> bool:
+    """Give the free memory at the top of every heap arena back to the system
+    (``malloc_trim(0)``, glibc); True if some was given back. After the caches are dropped
+    (pages/common/idle.py) their small blocks are free but still held by the arenas."""
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "malloc_trim"):
+        return False
+    return bool(libc.malloc_trim(ctypes.c_size_t(0)))

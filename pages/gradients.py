@@ -17,8 +17,8 @@ from engine import budget
 from engine import gradflow as gf
 from engine.activations import SATURATION
 from pages.common import budget_gate as gate
+from pages.common import idle, urlstate
 from pages.common import jobs as pj
-from pages.common import urlstate
 from pages.common.ui import coloured
 from viz import gradients as vg
 from viz.common import color
@@ -119,6 +119,7 @@ with st.spinner("Measuring gradients at initialization..."):  # shown after 0.5 
 profiles = [p for p, _ in measured]
 
 
+@idle.releasable
 @st.cache_resource(max_entries=128, show_spinner=False)
 def _figure(kind: str, cfgs: tuple, data: gf.DataSpec, labels: tuple, index: int = 0):
     """A figure of the at-init profiles of ``cfgs`` on ``data``, built once per process for

@@ -29,7 +29,7 @@ import streamlit as st
 
 from engine import race, surfaces
 from engine.formula import nonfinite_fraction
-from pages.common import fragments, race_network, urlstate
+from pages.common import fragments, idle, race_network, urlstate
 from pages.common import race_config as rc
 from pages.common import race_views as views
 from viz import race as vr
@@ -269,6 +269,7 @@ def run(config: rc.RaceConfig) -> race.RaceResult:
     )
 
 
+@idle.releasable
 @st.cache_resource(max_entries=16, show_spinner=False)
 def surface_layer(key: str, _surface) -> dict:
     """The map's surface background (contour image, click grid, colour bar), once per surface:
@@ -276,6 +277,7 @@ def surface_layer(key: str, _surface) -> dict:
     return vr.surface_layer(_surface)
 
 
+@idle.releasable
 @st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=_BY_KEY)
 def hero_figure(config: rc.RaceConfig, at: int, seeds: int, _result: race.RaceResult, _clouds):
     """The animated map, built once per (config, opening step, seeds) and shared read-only

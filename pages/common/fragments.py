@@ -14,7 +14,9 @@ the next run of the *second* fragment writes at index 1 of a block that has none
 A container created by the full run carries no fragment id, so no fragment run clears it.
 Inside it the fragment's block is always child 0, and a fragment run re-creates it even
 after the browser has pruned it. Every fragment in the app is declared with :func:`fragment`
-(``st.fragment`` plus that container), so no call site can forget it.
+(``st.fragment`` plus that container), so no call site can forget it. Its every run also
+tells :mod:`pages.common.idle` that the server is in use (a page that only reruns its
+fragments is a visitor too).
 """
 
 from __future__ import annotations
@@ -25,13 +27,20 @@ from typing import Any
 
 import streamlit as st
 
+from pages.common import idle
+
 
 def fragment(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``@fragment(run_every=..., key=...)``: ``st.fragment(**options)`` whose every call
     draws it as the only child of a new container of the calling run."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        inner = st.fragment(func, **options)
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            idle.mark_activity()
+            return func(*args, **kwargs)
+
+        inner = st.fragment(run, **options)
 
         @functools.wraps(func)
         def mounted(*args: Any, **kwargs: Any) -> Any:

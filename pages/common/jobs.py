@@ -71,7 +71,7 @@ import streamlit as st
 from engine import executor
 from engine.jobs import DEFAULT_IDLE_PAUSE, JobGroup, Snapshot, Status, StepTask, default_manager
 from engine.result_cache import NotCanonical, canonical_key, shared_compute_all
-from pages.common import budget_gate, fragments
+from pages.common import budget_gate, fragments, idle
 
 POLL_EVERY = 0.5  # seconds between fragment reruns while a job runs
 QUEUED_EVERY = 2.0  # while it waits for a worker: only its place in the queue changes ...
@@ -170,6 +170,7 @@ def _shared(key_parts: tuple, call: functools.partial) -> tuple:
     return key, call, (), compute_backend()
 
 
+@idle.releasable
 @st.cache_resource(max_entries=256, show_spinner=False)
 def figure_once(result: Hashable, view: Hashable, _build: Callable[[], Any]) -> Any:
     """``_build()`` once per process for ``(result, view)``: a result tag (e.g.

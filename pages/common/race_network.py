@@ -24,7 +24,7 @@ import streamlit as st
 from engine import netrace as nr
 from engine import netrace_report as rep
 from engine import race
-from pages.common import budget_gate, urlstate
+from pages.common import budget_gate, idle, urlstate
 from pages.common import jobs as pj
 from pages.common import netrace_config as nc
 from viz import race_network as vn
@@ -53,6 +53,7 @@ def _landscape(config: nr.NetRaceConfig, spec: nr.LandscapeSpec, result):
         )
 
 
+@idle.releasable
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _hero(config: nr.NetRaceConfig, mode: str, ref: int, grid: int, _land, _result):
     """The animated landscape figure, built once per result and shared read-only."""

@@ -16,11 +16,12 @@ import streamlit as st
 from engine import reg_geometry as rg
 from engine.datasets import DATASETS, make_dataset
 from engine.trainer import Config
+from pages.common import idle, urlstate
 from pages.common import reg_config as rc
-from pages.common import urlstate
 from viz import regularization as vr
 
 
+@idle.releasable
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _geometry(glam: float) -> tuple[go.Figure, float, np.ndarray]:
     """(figure, λ from which L1 zeroes a weight, L1 optimum at ``glam``) of the 2-weight toy."""
@@ -32,6 +33,7 @@ def _geometry(glam: float) -> tuple[go.Figure, float, np.ndarray]:
     )
 
 
+@idle.releasable
 @st.cache_resource(max_entries=8, show_spinner="Computing coefficient paths...")
 def _paths_figure(name: str, n: int, noise: float, d: int, k: int) -> go.Figure:
     data = make_dataset(name, n, noise, 0, 0.3, n_features=d, n_informative=k)
