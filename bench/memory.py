@@ -14,7 +14,10 @@ reconnect). Server environment variables can be given as ``--env NAME=VALUE`` (e
 What stays after a class, by design: the results cache (up to ``NNVIZ_CACHE_MB``, ~3.8 MB
 per lab result), the figure cache (at most 256 figures), and Streamlit's closed sessions
 until it next touches its session store (their TTL is checked lazily). What stays besides
-is memory the C allocator keeps for reuse.
+is memory the C allocator keeps for reuse. The caches go after ``NNVIZ_IDLE_RELEASE_S``
+(default 600 s) without visitors (pages/common/idle.py), longer than ``--linger``: this
+bench measures what a class keeps while the server is in use; ``bench.classroom`` waits for
+the release.
 """
 
 from __future__ import annotations

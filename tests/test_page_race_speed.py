@@ -136,3 +136,20 @@ def test_the_page_imports_without_pandas():
     )
     assert len(statements) > 10
     assert out.stdout.strip() == "False"
+
+
+def test_after_the_idle_release_a_new_visitor_recomputes(open_page, counted):
+    """pages.common.idle.release drops the race's cached result, map and surface background
+    (a second visitor before it gets them from the caches), and nothing else breaks."""
+    from pages.common import idle
+
+    assert not open_page(PAGE).exception
+    assert not open_page(PAGE).exception
+    assert counted["run_race"] == 1 and counted["contour_figure"] == 1
+    assert counted["surface_layer"] == 1
+    idle.release()
+    at = open_page(PAGE)
+    assert not at.exception
+    assert counted["run_race"] == 2 and counted["contour_figure"] == 2
+    assert counted["surface_layer"] == 2
+    assert "Rosenbrock" in _titles(at)[0]

@@ -4,9 +4,10 @@ Results and figures are cached process-wide so that a class asking for the same 
 at once (engine.result_cache, ``st.cache_data``, the figure caches below). After the class has
 gone they would stay until evicted by newer entries: ~50 MB per 10 lab students on seeds of
 their own, plus what the allocator keeps (README, "What a class leaves behind"). When no
-script or fragment has run and no job has been running for ``engine.knobs.IDLE_RELEASE_SECONDS``
-(``NNVIZ_IDLE_RELEASE_S``, default 10 min; 0 = never), a watcher thread drops them all and
-asks the C allocator to give free memory back (:func:`engine.memory.trim`). The next visitor
+script or fragment has run, and no job has been running or queued, for
+``engine.knobs.IDLE_RELEASE_SECONDS`` (``NNVIZ_IDLE_RELEASE_S``, default 10 min; 0 = never),
+a watcher thread drops them all and asks the C allocator to give free memory back
+(:func:`engine.memory.trim`). The next visitor
 recomputes what they open: deterministic, so the same numbers.
 
 What this cannot drop: a closed tab's session, which Streamlit keeps for a reconnect
@@ -52,11 +53,6 @@ def mark_activity() -> None:
     with _LOCK:
         _last_activity = time.monotonic()
         _released = False
-
-
-def idle_seconds() -> float:
-    with _LOCK:
-        return time.monotonic() - _last_activity
 
 
 def busy() -> bool:
