@@ -51,9 +51,10 @@ def fix_mmap_threshold(nbytes: int = MMAP_THRESHOLD) -> bool:
 
 
 def trim() -> bool:
-    """Give the free memory at the top of every heap arena back to the system
-    (``malloc_trim(0)``, glibc); True if some was given back. After the caches are dropped
-    (pages/common/idle.py) their small blocks are free but still held by the arenas."""
+    """Give the heap's free memory back to the system (``malloc_trim(0)``: glibc returns the
+    free pages of every arena, not only the top); True if some was given back. After the
+    caches are dropped (pages/common/idle.py) their small blocks are free but still held by
+    the arenas."""
     libc = _glibc()
     if libc is None or not hasattr(libc, "malloc_trim"):
         return False
