@@ -4,6 +4,12 @@ Run with ``streamlit run app.py``. Each page is a thin script under ``pages/``; 
 (``engine/``) is pure NumPy and the figures (``viz/``) are pure Plotly builders.
 """
 
+# pandas first, on every script run. Plotly asks whether pandas is loaded with
+# sys.modules.get("pandas"), which returns it while another thread is still importing it:
+# "partially initialized module 'pandas' has no attribute 'Series'" broke a figure when a
+# page imported pandas lazily while another session drew (tests/browser/test_classroom.py).
+# An import statement instead waits for the other thread's import to finish.
+import pandas  # noqa: F401
 import streamlit as st
 
 from engine import blas, memory

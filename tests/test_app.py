@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -25,3 +26,22 @@ def test_readme_caps_table_matches_the_knob_data():
     table = caps.table()
     assert table in readme, "README caps table is stale: paste `python -m pages.common.caps`"
     assert "| Optimizer race | Steps (`steps`) | 1 ≤ steps ≤ 5,000 |" in table
+
+
+def test_every_run_imports_pandas_before_a_page_draws():
+    """Plotly checks for pandas with ``sys.modules.get``, which returns it half imported while
+    another thread is importing it (a figure then fails: "partially initialized module
+    'pandas' has no attribute 'Series'"). An import statement waits for that import to end, so
+    app.py, which every script run executes before its page, imports pandas at the top."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    run_line = next(
+        node.lineno
+        for node in tree.body
+        if isinstance(node, ast.Expr) and ast.unparse(node) == "page.run()"
+    )
+    pandas_line = next(
+        node.lineno
+        for node in tree.body
+        if isinstance(node, ast.Import) and any(a.name == "pandas" for a in node.names)
+    )
+    assert pandas_line < run_line

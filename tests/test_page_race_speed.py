@@ -6,11 +6,7 @@ benchmark (``python -m bench.browser``), not a test.
 
 from __future__ import annotations
 
-import ast
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -19,7 +15,6 @@ from engine import race
 from viz import race as vr
 from viz import race_inside
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/race.py"
 MAP_BUDGET = 200_000  # bytes of JSON: the default map
 PAGE_BUDGET = 300_000  # bytes of JSON: every figure of the default page
@@ -114,28 +109,6 @@ def test_step_cursor_rebuilds_only_the_map(open_page, counted):
     hero = json.loads(_specs(at)[0])
     slider = hero["layout"]["sliders"][0]
     assert slider["steps"][slider["active"]]["label"] == "100"
-
-
-def test_the_page_imports_without_pandas():
-    """pandas (~0.3 s to import) is loaded by the functions that build tables, which run after
-    the map is sent: a fresh server's first visitor does not wait for it before the first
-    chart (bench.browser, fresh-server first chart). Runs every import statement of app.py and
-    of the race page in a fresh interpreter."""
-    statements = []
-    for path in (ROOT / "app.py", ROOT / PAGE):
-        tree = ast.parse(path.read_text())
-        statements += [
-            ast.unparse(node)
-            for node in tree.body
-            if isinstance(node, ast.Import | ast.ImportFrom)
-            and getattr(node, "module", None) != "__future__"
-        ]
-    probe = "\n".join([*statements, "import sys", "print('pandas' in sys.modules)"])
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert len(statements) > 10
-    assert out.stdout.strip() == "False"
 
 
 def test_after_the_idle_release_a_new_visitor_recomputes(open_page, counted):

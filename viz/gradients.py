@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from engine import activations as acts
 from engine.gradflow import Profile
 from viz.common import HOVER_NUM, MARKER_DIVERGED, base_layout, color, empty_figure
-
-if TYPE_CHECKING:
-    import pandas as pd
-
 
 MAX_HEATMAP_COLUMNS = 200  # steps shown per heatmap (JSON size); binned by mean of log10
 
@@ -377,8 +373,6 @@ def _runs(z: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
 
 def layer_table(profiles: Sequence[Profile], names: Sequence[str]) -> pd.DataFrame:
     """Per-layer figures of every configuration, one row per (configuration, layer), for CSV."""
-    import pandas as pd
-
     frames = []
     for p, name in zip(profiles, names, strict=True):
         L = p.config.depth

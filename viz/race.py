@@ -19,9 +19,8 @@ Racer ``i`` is drawn in ``viz.common.color(i)`` in every one of them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from engine.race import RANK_RULE, ranking
@@ -38,10 +37,6 @@ from viz.common import (
     fmt,
 )
 from viz.raster import band_greys, contour_png
-
-if TYPE_CHECKING:
-    import pandas as pd
-
 
 MAX_FRAMES = 100
 STATIC_POINTS = 600  # points per path in the static (hoverable) path traces
@@ -541,8 +536,6 @@ def leaderboard(surface, result) -> pd.DataFrame:
     """One row per racer in :func:`engine.race.ranking` order (:data:`engine.race.RANK_RULE`):
     status sentence, steps to settle within tolerance (``None`` = did not settle), final loss,
     distance to the nearest minimum. The index is the rank."""
-    import pandas as pd
-
     rows = []
     for i in ranking(result, surface.min_value):
         e = result.entries[i]
@@ -566,8 +559,6 @@ def leaderboard(surface, result) -> pd.DataFrame:
 def leaderboard_table(surface, result):
     """:func:`leaderboard` formatted for people (3 significant digits, "—" where a number does
     not apply), the racer's name in its race colour; a pandas Styler for ``st.table``."""
-    import pandas as pd
-
     df = leaderboard(surface, result)
     colours = list(df.pop("_colour"))
     shown = pd.DataFrame(
@@ -622,8 +613,6 @@ def stop_message(e) -> str:
 
 def trajectories(result) -> pd.DataFrame:
     """Every racer's full path, long format: step, racer, x, y, loss, grad_norm."""
-    import pandas as pd
-
     parts = []
     for e in result.entries:
         steps = np.arange(e.path.shape[0])

@@ -20,9 +20,8 @@ Racer ``i`` is drawn in ``viz.common.color(i)``: the same colour as on the 2D ra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from viz.common import (
@@ -35,10 +34,6 @@ from viz.common import (
     fmt,
 )
 from viz.raster import band_greys, contour_png
-
-if TYPE_CHECKING:
-    import pandas as pd
-
 
 MAX_FRAMES = 60
 TAIL = 6  # points of the moving tail behind each head
@@ -421,8 +416,6 @@ def slices_figure(land, result, *, height: int = 360) -> go.Figure:
 
 def leaderboard_table(rows) -> pd.DataFrame:
     """The leaderboard rows (engine.netrace_report.Row) as a table for people."""
-    import pandas as pd
-
     return pd.DataFrame(
         {
             "rank": [r.rank for r in rows],
@@ -440,8 +433,6 @@ def leaderboard_table(rows) -> pd.DataFrame:
 
 def curves_table(result) -> pd.DataFrame:
     """Long table of every racer's evaluated losses and accuracies (CSV download)."""
-    import pandas as pd
-
     parts = []
     for r in result.runs:
         h = r.history
@@ -463,8 +454,6 @@ def curves_table(result) -> pd.DataFrame:
 
 def paths_table(land, result) -> pd.DataFrame:
     """Every racer's projected path: step, α, β, loss at the projected point, true loss."""
-    import pandas as pd
-
     parts = []
     for i, r in enumerate(result.runs):
         c = land.coords[i]

@@ -9,9 +9,9 @@ their own hatched spike at w = 0 and labelled, so L1's pile of zeros cannot be m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -19,10 +19,6 @@ from engine import reg_lab as rl
 from engine.history import History
 from engine.reg_geometry import CoefPaths, TwoWeightProblem, l1_optimum, l2_optimum
 from viz.common import HOVER_NUM, AnimatedFigure, base_layout, color, empty_figure, fmt
-
-if TYPE_CHECKING:
-    import pandas as pd
-
 
 MAX_FRAMES = 40  # animation frames of the histogram (snapshots are subsampled beyond)
 
@@ -376,8 +372,6 @@ def summary_table(
     the model shown, the generalization gap (validation − train), accuracy, and how the run
     ended. The model shown is the one the run ended with: an early-stopped run's restored
     (best) epoch, labelled as such; ``restored=False``: every run's last epoch."""
-    import pandas as pd
-
     rows = []
     for h, label in zip(histories, labels, strict=True):
         if len(h.epochs) == 0:
@@ -658,8 +652,6 @@ def paths_figure(paths: CoefPaths) -> go.Figure:
 # ------------------------------------------------------------------------------ export
 def history_frame(histories: Sequence[History], labels: Sequence[str]) -> pd.DataFrame:
     """Long table: one row per variant and evaluated epoch (losses, penalty, accuracy)."""
-    import pandas as pd
-
     parts = []
     for h, label in zip(histories, labels, strict=True):
         part = {
@@ -682,8 +674,6 @@ def weights_frame(
     """Weights of every finished variant's model (:func:`engine.reg_lab.model_params`: the
     restored one of an early-stopped run, or with ``restored=False`` its last epoch's):
     variant, epoch, layer, row (input), col (unit), w."""
-    import pandas as pd
-
     parts = []
     for run, label in zip(runs, labels, strict=True):
         model = rl.model_params(run, restored)

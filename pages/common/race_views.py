@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 
+import pandas as pd
 import streamlit as st
 
 from engine import basins, tuning
@@ -82,8 +83,6 @@ def _adopt(results: list[tuning.TuneResult]) -> None:
 
 def fair_race_tab(results: list[tuning.TuneResult], crit: str) -> None:
     """Tuned vs default learning rate per racer, the score curves, and an adopt button."""
-    import pandas as pd  # here, not at import: the page's first chart does not wait for it
-
     table = pd.DataFrame(rt.tuning_table(results))
     if not table["note"].any():
         table = table.drop(columns=["note"])
@@ -202,7 +201,7 @@ def basins_view(config: rc.RaceConfig, n: int, mode: str) -> None:
         parts = [f"min {k + 1}: {frac[k]:.0%}" for k in range(minima)]
         parts += [f"none: {frac[basins.NONE]:.0%}", f"diverged: {frac[basins.DIVERGED]:.0%}"]
         shares.append({"racer": bmap.entry.label, "where the starts end": ", ".join(parts)})
-    st.dataframe(shares, hide_index=True)
+    st.dataframe(pd.DataFrame(shares), hide_index=True)
     st.caption(
         f"{n}x{n} starts per racer, {res.steps} steps, a start counts for a minimum when its "
         f"run ends within {fmt(res.tol)} of it. Click a cell to race from that start."

@@ -38,17 +38,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from engine.jobs import Snapshot, Status
 from pages.common import jobs as pj
 from pages.common.ui import coloured  # noqa: F401 (re-exported: the lab's helpers)
 from viz.common import fmt
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 FINISH_WAIT = 1.5  # seconds: wait for a run that will finish this soon (its ETA says)
 POLL_FLOOR = 0.5  # seconds: the shortest interval between live polls
