@@ -75,16 +75,15 @@ def release() -> dict[str, int]:
 
 
 def _due(after: float) -> bool:
-    """Idle for ``after`` seconds, not yet released, and no job alive (then marks it done)."""
+    """No job alive, idle for ``after`` seconds and not yet released (then marks it done)."""
     global _released
-    with _LOCK:
-        if _released or time.monotonic() - _last_activity < after:
-            return False
     if busy():
         return False
     with _LOCK:
+        if _released or time.monotonic() - _last_activity < after:
+            return False
         _released = True
-    return True
+        return True
 
 
 def _watch(after: float, stop: threading.Event) -> None:
