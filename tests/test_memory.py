@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(
 
 SCENARIO = textwrap.dedent(
     """
-    import ctypes, sys
+    import ctypes
     import numpy as np
     from engine import memory
 
@@ -27,8 +27,7 @@ SCENARIO = textwrap.dedent(
 
     libc = ctypes.CDLL(None)
     libc.mallinfo2.restype = MallInfo2
-    if sys.argv[1] == "fixed":
-        assert memory.fix_mmap_threshold()
+    assert memory.fix_mmap_threshold()
     del_me = np.ones(4 * 2**20 // 8)  # a 4 MB result, dropped: glibc raises the threshold
     del del_me
     before = libc.mallinfo2().hblkhd
@@ -38,9 +37,9 @@ SCENARIO = textwrap.dedent(
 )
 
 
-def _mapped_mb(mode: str) -> float:
+def _mapped_mb() -> float:
     out = subprocess.run(
-        [sys.executable, "-c", SCENARIO, mode], capture_output=True, text=True, check=True
+        [sys.executable, "-c", SCENARIO], capture_output=True, text=True, check=True
     )
     return float(out.stdout.strip())
 
@@ -50,4 +49,4 @@ def test_large_arrays_stay_mapped_blocks_after_a_large_free():
     (dynamic) threshold, the 4 MB free raises it and the twenty come from the heap: 0 MB
     mapped here, 60 runs of 60; but one full CI run read 20 MB mapped without the fix, for a
     reason not found, so only the fixed threshold is asserted."""
-    assert _mapped_mb("fixed") >= 20
+    assert _mapped_mb() >= 20
