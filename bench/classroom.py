@@ -72,6 +72,7 @@ SESSION_TTL = 120.0  # Streamlit's server.disconnectedSessionTTL: a closed tab's
 IDLE_RELEASE = 30.0  # the server's NNVIZ_IDLE_RELEASE_S in this bench (the app's default: 600)
 BROWSER_NICE = "idle"  # the students' browsers yield the cores to the server (their own machines)
 SCHEDULER_ENV = "NNVIZ_DASK_SCHEDULER"  # the executor seam's scheduler address (engine/executor)
+IDLE_RELEASE_ENV = "NNVIZ_IDLE_RELEASE_S"  # engine.knobs.IDLE_RELEASE_SECONDS
 CRAFTED = {
     "gradients 4x200x512, batch 1024": "/gradients?n=4&depth1=200&depth2=200&depth3=200"
     "&depth4=200&width1=512&width2=512&width3=512&width4=512&batch=1024",
@@ -627,7 +628,7 @@ async def _run(args) -> None:
             env[SCHEDULER_ENV] = address
             print(f"Dask: scheduler {address}, 2 workers (1 thread each)")
         if args.idle_release > 0:
-            env["NNVIZ_IDLE_RELEASE_S"] = str(args.idle_release)
+            env[IDLE_RELEASE_ENV] = str(args.idle_release)
         url, server = stack.enter_context(app_server(env))
         proxies = []
         if args.proxy:
