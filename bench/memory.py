@@ -24,44 +24,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
+import time
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS
-from bench.classroom import STALL_AFTER, _class, _visit, app_server
+from bench.classroom import STALL_AFTER, CpuLedger, _class, _visit, app_server
 
 
 def _mb(process) -> float:
     return process.memory_info().rss / 2**20
 
 
-async def _peak_rss(process, stop: asyncio.Event) -> float:
-    peak = _mb(process)
-    while not stop.is_set():
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.2)
-        peak = max(peak, _mb(process))
-    return peak
-
-
 async def _round(
-    browser, url: str, server, seeds: range, linger: float
+    browser, url: str, server, ledger: CpuLedger, seeds: range, linger: float
 ) -> tuple[float, float, float, float, int]:
     """RSS (MB) before, at the peak, 10 s and ``linger`` s after the last close; how many
     sessions finished."""
-    before = _mb(server)
-    stop = asyncio.Event()
-    peak = asyncio.create_task(_peak_rss(server, stop))
+    before, t0 = _mb(server), time.monotonic()
     visits, contexts = await _class(browser, url, [f"/regularization?seed={s}" for s in seeds])
     for context in contexts:
         await context.close()
     await asyncio.sleep(10)
     after10 = _mb(server)
     await asyncio.sleep(max(linger - 10, 0))
-    stop.set()
+    peak = ledger.server_between(t0, time.monotonic())[0] / 2**20
     finished = sum(not v.stalled for v in visits)
-    return before, await peak, after10, _mb(server), finished
+    return before, peak, after10, _mb(server), finished
 
 
 async def _run(args) -> None:
@@ -72,6 +61,7 @@ async def _run(args) -> None:
     print(f"bench.memory: {args.rounds} rounds of {args.sessions} sessions, server env {shown}")
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores shared by the team)")
     with app_server(env) as (url, server):
+        ledger = CpuLedger(server, []).start()  # samples the server's RSS every 0.25 s
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             warm, context = await _visit(browser, url, "/regularization", "finished", 180)
@@ -89,7 +79,7 @@ async def _run(args) -> None:
             for r, seeds in enumerate(rounds):
                 name = f"{r + 1} ({seeds[0]}-{seeds[-1]})" + (" again" if r == args.rounds else "")
                 before, peak, after10, after, finished = await _round(
-                    browser, url, server, seeds, args.linger
+                    browser, url, server, ledger, seeds, args.linger
                 )
                 print(
                     f"{name:24s} {before:6.0f}MB {peak:6.0f}MB {after10:6.0f}MB {after:6.0f}MB "
@@ -97,6 +87,7 @@ async def _run(args) -> None:
                 )
             print(f"whole run: {start:.0f} -> {_mb(server):.0f} MB after the warm-up visit")
             await browser.close()
+        ledger.stop()
 
 
 def main() -> None:
