@@ -23,17 +23,14 @@ deterministically; "use the tuned rates" writes them into the link explicitly).
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
-from engine import race, surfaces
+from engine import surfaces
 from engine.formula import nonfinite_fraction
-from pages.common import fragments, idle, race_network, urlstate
+from pages.common import fragments, race_cache, race_network, urlstate
 from pages.common import race_config as rc
 from pages.common import race_views as views
 from viz import race as vr
-from viz import race_seeds as rs
 from viz.common import fmt
 from viz.race_inside import inside_caption, inside_figure
 from viz.race_notes import NOTES
@@ -250,43 +247,6 @@ if view == "sensitivity":
         views.sensitivity_view(config, index, knob, crit)
     st.stop()
 
-# --- 4. the race (cached by its config) ----------------------------------------------------
-_BY_KEY = {rc.RaceConfig: rc.RaceConfig.key}
-
-
-@st.cache_data(max_entries=64, show_spinner="Racing...", hash_funcs=_BY_KEY)
-def run(config: rc.RaceConfig) -> race.RaceResult:
-    """Run the race once per distinct config (a copy per session: results are plain arrays).
-    Single start, so the inside-the-optimizer traces cost little: always recorded."""
-    return race.run_race(
-        config.surface_obj(),
-        [r.entry() for r in config.racers],
-        config.start,
-        config.steps,
-        noise_std=config.noise,
-        seed=config.seed,
-        record_state=True,
-    )
-
-
-@idle.releasable
-@st.cache_resource(max_entries=16, show_spinner=False)
-def surface_layer(key: str, _surface) -> dict:
-    """The map's surface background (contour image, click grid, colour bar), once per surface:
-    a changed racer, start or step never rebuilds it. ``key``: the surface's name and formula."""
-    return vr.surface_layer(_surface)
-
-
-@idle.releasable
-@st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=_BY_KEY)
-def hero_figure(config: rc.RaceConfig, at: int, seeds: int, _result: race.RaceResult, _clouds):
-    """The animated map, built once per (config, opening step, seeds) and shared read-only
-    (copying ~100 frames per rerun would cost more than building them)."""
-    overlays = tuple(rs.seed_cloud_traces(_clouds, legend=False)) if _clouds else ()
-    surface = config.surface_obj()
-    layer = surface_layer(json.dumps([config.surface, repr(config.formula)]), surface)
-    return vr.contour_figure(surface, _result, show_step=at, overlays=overlays, layer=layer)
-
 
 def _tab_names(tuned) -> list[str]:
     return [
@@ -322,7 +282,8 @@ def race_map(config: rc.RaceConfig, result, clouds, note: str) -> None:
     at = urlstate.widget(rc.step_knob(config.steps), container=st, on_change=_cursor_moved)
     if note:
         st.caption(note)
-    hero = hero_figure(config, int(at), int(clouds[0].n_seeds) if clouds else 0, result, clouds)
+    seeds = int(clouds[0].n_seeds) if clouds else 0
+    hero = race_cache.hero_figure(config, int(at), seeds, result, clouds)
     map_slot.plotly_chart(
         hero,
         key="map",
@@ -391,12 +352,13 @@ def race_tabs(config: rc.RaceConfig, result, clouds, tuned, crit: str) -> None:
     )
 
 
+# --- 4. the race (cached by its config: pages/common/race_cache.py) -----------------------
 tuned = None
 if tune_on:
     tuned = views.tune(config, crit)
     if rates == "tuned":
         config = views.tuned_config(config, tuned)
-result = run(config)
+result = race_cache.run(config)
 clouds = views.seed_clouds(config, int(n_seeds)) if config.noise > 0 and n_seeds > 1 else None
 
 # --- 5. the open view ----------------------------------------------------------------------

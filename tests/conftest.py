@@ -53,3 +53,32 @@ def share_url(at) -> str:
     urls = [u for u in (shared_url(m.value) for m in at.markdown) if u is not None]
     assert urls, "the share link is missing"
     return urls[-1]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Cold caches, and a count of engine races and of the race page's figure builders' calls
+    (tests/test_page_race_speed.py, tests/test_warmup.py)."""
+    import streamlit as st
+
+    from engine import race
+    from viz import race as vr
+    from viz import race_inside
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    calls = {"run_race": 0, "contour_figure": 0, "surface_layer": 0, "3d": 0, "inside": 0}
+
+    def counting(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(race, "run_race", counting("run_race", race.run_race))
+    monkeypatch.setattr(vr, "contour_figure", counting("contour_figure", vr.contour_figure))
+    monkeypatch.setattr(vr, "surface_layer", counting("surface_layer", vr.surface_layer))
+    monkeypatch.setattr(vr, "surface3d_figure", counting("3d", vr.surface3d_figure))
+    monkeypatch.setattr(race_inside, "inside_figure", counting("inside", race_inside.inside_figure))
+    return calls

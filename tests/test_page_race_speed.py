@@ -8,13 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import streamlit as st
-
-from engine import race
-from viz import race as vr
-from viz import race_inside
-
 PAGE = "pages/race.py"
 MAP_BUDGET = 200_000  # bytes of JSON: the default map
 PAGE_BUDGET = 300_000  # bytes of JSON: every figure of the default page
@@ -26,28 +19,6 @@ def _specs(at) -> list[str]:
 
 def _titles(at) -> list[str]:
     return [json.loads(s)["layout"].get("title", {}).get("text", "") for s in _specs(at)]
-
-
-@pytest.fixture
-def counted(monkeypatch):
-    """Cold caches, and a count of engine races and of each figure builder's calls."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    calls = {"run_race": 0, "contour_figure": 0, "surface_layer": 0, "3d": 0, "inside": 0}
-
-    def counting(name, fn):
-        def wrapper(*args, **kwargs):
-            calls[name] += 1
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    monkeypatch.setattr(race, "run_race", counting("run_race", race.run_race))
-    monkeypatch.setattr(vr, "contour_figure", counting("contour_figure", vr.contour_figure))
-    monkeypatch.setattr(vr, "surface_layer", counting("surface_layer", vr.surface_layer))
-    monkeypatch.setattr(vr, "surface3d_figure", counting("3d", vr.surface3d_figure))
-    monkeypatch.setattr(race_inside, "inside_figure", counting("inside", race_inside.inside_figure))
-    return calls
 
 
 def _switch_tab(at, name: str):

@@ -532,3 +532,24 @@ def _short(value: Any) -> str:
         return f"{float(value):.3g}"
     except (TypeError, ValueError):
         return str(value)
+
+
+def default_config() -> RaceConfig:
+    """The race a link without parameters shows, built from the knobs' defaults exactly as the
+    page builds it from its widgets (so the warm-up fills the entry the first visitor reads)."""
+    surface = surfaces.get(SURFACE.default)
+    specs, defaults = [], []
+    for i in range(1, N_ENTRIES.default + 1):
+        preset = preset_knob(i).default
+        knobs = entry_knobs(i, preset, surface.name)
+        flat = {"lr": knobs[0].default} | {k.extra["hparam"]: k.default for k in knobs[1:]}
+        specs.append(racer(i, preset, flat)[0])
+        defaults.append({k.extra["hparam"]: k.default for k in knobs})
+    return RaceConfig(
+        surface=surface.name,
+        racers=tuple(label_racers(specs, defaults)),
+        start=tuple(k.default for k in start_knobs(surface)),
+        steps=STEPS.default,
+        noise=float(NOISE.default),
+        seed=int(SEED.default),
+    )
