@@ -1,6 +1,7 @@
 """Router: page config and navigation. Adding a page is one line in ``PAGES``.
 
-Run with ``streamlit run app.py``. Each page is a thin script under ``pages/``; the engine
+Run with ``streamlit run serve.py`` (this app, warmed before its first visitor) or
+``streamlit run app.py``. Each page is a thin script under ``pages/``; the engine
 (``engine/``) is pure NumPy and the figures (``viz/``) are pure Plotly builders.
 """
 
@@ -12,22 +13,10 @@ Run with ``streamlit run app.py``. Each page is a thin script under ``pages/``; 
 import pandas  # noqa: F401
 import streamlit as st
 
-from engine import blas, memory
-from pages.common import idle
-from pages.common.jobs import compute_backend
+from pages.common import idle, warmup
 
-# Small matrices + background training jobs on a few shared cores: one BLAS thread per job is
-# faster than OpenBLAS threads fighting over the cores (see engine/blas.py).
-blas.set_threads(1)
-# A large block the server frees goes back to the system, not into a heap arena that keeps it
-# after the visitors have left (engine/memory.py; bench.memory).
-memory.fix_mmap_threshold()
-# Jobs and heavy computations run in worker processes (or on a Dask cluster when a scheduler
-# is configured): start them now, not on the first visitor's click (pages/common/jobs.py).
-compute_backend()
-# After a while with no visitor, the shared caches are dropped and their memory given back
-# (pages/common/idle.py, NNVIZ_IDLE_RELEASE_S); every run says the server is in use.
-idle.start_watcher()
+# Process-wide settings and the compute backend (once), then: the server is in use.
+warmup.prepare()
 idle.mark_activity()
 
 # (script, title, Material icon, url_path, one-sentence help shown as the nav tooltip)

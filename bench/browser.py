@@ -1,9 +1,10 @@
 """What a visitor feels, measured in a real browser: ``python -m bench.browser``.
 
-Starts its own ``streamlit run app.py`` on a free port of 127.0.0.1, drives Debian's Chromium
-(``/usr/bin/chromium``, headless, ``--no-sandbox --disable-gpu --disable-background-networking``,
-a 1280x800 window) with Playwright, and prints for each page (Optimizer race, Regularization
-lab, Gradient flow):
+Starts its own ``streamlit run serve.py`` (as the README deploys it: warmed up before its
+first visitor; ``--entry app.py`` for a cold start) on a free port of 127.0.0.1, drives
+Debian's Chromium (``/usr/bin/chromium``, headless, ``--no-sandbox --disable-gpu
+--disable-background-networking``, a 1280x800 window) with Playwright, and prints for each
+page (Optimizer race, Regularization lab, Gradient flow):
 
 * **first chart**: seconds from the navigation start to the first drawn Plotly chart (its
   ``.main-svg`` exists), for the very first visit of the fresh server (imports, caches cold)
@@ -39,7 +40,7 @@ chart, served by its own server: what Streamlit and Plotly alone cost on this ma
 floor under every target above.
 
 Usage: ``python -m bench.browser [--pages race,regularization,gradients,floor] [-v]
-[--json artifacts/bench_browser.json] [--app-dir /path/to/other/checkout]``.
+[--json artifacts/bench_browser.json] [--app-dir /path/to/other/checkout] [--entry app.py]``.
 """
 
 from __future__ import annotations
@@ -122,15 +123,31 @@ def server_cpu(url: str) -> float:
     return times.user + times.system
 
 
+def entry_point(app_dir: Path, entry: str | None = None) -> str:
+    """The script ``streamlit run`` starts: ``entry`` if given, else ``serve.py`` (how the
+    README runs the app: warmed before its first visitor) where the checkout has one, else
+    ``app.py`` (an older checkout in an A/B run; the floor app)."""
+    if entry:
+        return entry
+    return "serve.py" if (app_dir / "serve.py").exists() else "app.py"
+
+
+def streamlit_command(app_dir: Path, port: int, entry: str | None = None) -> list[str]:
+    """``streamlit run <entry point>`` headless on 127.0.0.1:``port``, no file watcher."""
+    cmd = [sys.executable, "-m", "streamlit", "run", entry_point(app_dir, entry)]
+    cmd += ["--server.headless", "true", "--server.port", str(port)]
+    cmd += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    return [*cmd, "--browser.gatherUsageStats", "false"]
+
+
 @contextlib.contextmanager
-def server(app_dir: Path = ROOT):
-    """``streamlit run app.py`` (in ``app_dir``) on a free port of 127.0.0.1; yields its URL."""
+def server(app_dir: Path = ROOT, entry: str | None = None):
+    """``streamlit run`` (:func:`entry_point`, in ``app_dir``) on a free port of 127.0.0.1;
+    yields its URL once it answers ``/_stcore/health`` (after a ``serve.py`` warm-up)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    cmd = streamlit_command(app_dir, port, entry)
     proc = subprocess.Popen(cmd, cwd=app_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     SERVER_PIDS[url] = proc.pid
@@ -483,6 +500,11 @@ def main() -> None:
         help="serve the app from this checkout (e.g. a worktree of an older commit, to compare "
         "before/after in one run)",
     )
+    parser.add_argument(
+        "--entry",
+        help="the script to run (default: serve.py where the checkout has it, else app.py); "
+        "--entry app.py measures a server that warms up inside its first visit",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -490,14 +512,16 @@ def main() -> None:
     names = [n.strip() for n in args.pages.split(",") if n.strip()]
     load_before = os.getloadavg()
     results = []
-    for app_dir, group in (
-        (FLOOR_APP, ["floor"]),
-        (args.app_dir, [n for n in names if n != "floor"]),
+    for app_dir, entry, group in (
+        (FLOOR_APP, None, ["floor"]),
+        (args.app_dir, args.entry, [n for n in names if n != "floor"]),
     ):
         group = [n for n in group if n in names]
         if not group:
             continue
-        with server(app_dir) as base, sync_playwright() as p:
+        if app_dir != FLOOR_APP:
+            print(f"  serving {app_dir.name}/{entry_point(app_dir, entry)}", flush=True)
+        with server(app_dir, entry) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 for name in group:

@@ -1,6 +1,6 @@
 """A class opens the shared link: many browser sessions at once, measured the way they feel it.
 
-``python -m bench.classroom`` starts its own ``streamlit run app.py --server.headless true``
+``python -m bench.classroom`` starts its own ``streamlit run serve.py --server.headless true``
 on 127.0.0.1 (a free port) and drives headless Chromium (Playwright, Debian's
 ``/usr/bin/chromium``, one browser context per student) through:
 
@@ -53,7 +53,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -63,7 +62,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_command
 
 ROOT = Path(__file__).resolve().parents[1]
 STALL_AFTER = 120.0  # seconds: a session not finished by then counts as stalled
@@ -337,11 +336,10 @@ def dask_cluster():
 
 @contextlib.contextmanager
 def app_server(env_extra: dict[str, str] | None = None):
-    """``streamlit run app.py --server.headless true`` on 127.0.0.1 at a free port."""
+    """``streamlit run serve.py`` (bench.browser's :func:`streamlit_command`) on 127.0.0.1 at
+    a free port; ``serve.py`` warms up before it answers ``/_stcore/health``."""
     port = _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    cmd += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    cmd = streamlit_command(ROOT, port)
     logs = ROOT / "artifacts"
     logs.mkdir(exist_ok=True)
     log = open(logs / "classroom-server.log", "w")  # noqa: SIM115

@@ -1,6 +1,6 @@
 """What a class leaves in the server's memory after it has gone: ``python -m bench.memory``.
 
-Starts its own ``streamlit run app.py`` (as :mod:`bench.classroom` does), warms it with one
+Starts its own ``streamlit run serve.py`` (as :mod:`bench.classroom` does), warms it with one
 visit, then runs ``--rounds`` classes of ``--sessions`` students on the Regularization lab,
 each student on a seed of their own (new results every round, nothing shared), every page
 waiting for its finished run; then the first round again (the same seeds: all cached, so

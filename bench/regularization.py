@@ -13,7 +13,7 @@ Prints (medians of a few repeats, measured in this run on this machine):
 Targets (the issue): first chart <= 1 s, whole comparison <= 10 s, figure JSON <= 2 MB.
 
 ``python -m bench.regularization --browser [--repeats N] [--query "n=300&epochs=1000"]``
-measures what a visitor sees instead: it starts ``streamlit run app.py``, opens
+measures what a visitor sees instead: it starts ``streamlit run serve.py``, opens
 /regularization in headless Chromium (1280x800, a fresh browser context per load: no cache,
 a new session, so the first visit's auto-started comparison) and records, from the
 navigation start, with a MutationObserver in the page: *interactive* (the sidebar's first

@@ -103,3 +103,14 @@ def test_busy_counts_running_and_queued_jobs(monkeypatch):
     assert idle.busy()
     manager.n_queued, manager.n_running = 0, 1
     assert idle.busy()
+
+
+def test_after_a_release_the_refills_run_on_the_emptied_caches(calls, monkeypatch):
+    counts, (shared_figure, _, _) = calls
+    shared_figure(1)
+    seen = []
+    monkeypatch.setitem(idle._AFTER, "refill", lambda: seen.append(shared_figure(1)))
+    idle.release()
+    assert seen == [1] and counts["shared"] == 2  # dropped, then rebuilt by the refill
+    shared_figure(1)
+    assert counts["shared"] == 2  # the next visitor reads the refilled entry

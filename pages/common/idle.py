@@ -38,6 +38,7 @@ _LOCK = threading.Lock()
 _last_activity = time.monotonic()
 _released = True  # nothing to release before the first activity
 _CLEARS: dict[str, Callable[[], None]] = {}
+_AFTER: dict[str, Callable[[], None]] = {}
 
 
 def releasable(cached: Any) -> Any:
@@ -45,6 +46,12 @@ def releasable(cached: Any) -> Any:
     Keyed by file and name, because a page script defines its functions again on every run."""
     _CLEARS[f"{cached.__wrapped__.__code__.co_filename}:{cached.__qualname__}"] = cached.clear
     return cached
+
+
+def after_release(name: str, refill: Callable[[], None]) -> None:
+    """Run ``refill`` after each release (``serve.py``'s warm-up of the default race: the
+    server goes back to the state it started in, not to colder than that)."""
+    _AFTER[name] = refill
 
 
 def mark_activity() -> None:
@@ -63,7 +70,8 @@ def busy() -> bool:
 
 
 def release() -> dict[str, int]:
-    """Drop every shared cache, collect garbage and trim the heap; what the results cache held."""
+    """Drop every shared cache, collect garbage, trim the heap, then run the
+    :func:`after_release` refills; what the results cache held."""
     dropped = result_cache().stats()
     result_cache().clear()
     st.cache_data.clear()
@@ -71,6 +79,8 @@ def release() -> dict[str, int]:
         clear()
     gc.collect()
     memory.trim()
+    for refill in list(_AFTER.values()):
+        refill()
     return {"entries": dropped["entries"], "bytes": dropped["used"]}
 
 

@@ -1,4 +1,5 @@
-"""Real-browser fixtures: a live ``streamlit run app.py`` server and a headless Chromium page.
+"""Real-browser fixtures: a live ``streamlit run serve.py`` server (the app as the README runs
+it: warmed up before its first visitor) and a headless Chromium page.
 
 Missing Chromium or Playwright skips these tests with the reason, unless
 ``REQUIRE_BROWSER=1`` (CI sets it), in which case they fail.
@@ -38,7 +39,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url():
     """Start the app on a free port (budgets at ``BUDGET_RATES=fixed``), wait for
-    /_stcore/health, yield its base URL."""
+    /_stcore/health (answered once the warm-up is done), yield its base URL; the server's
+    output goes to ``artifacts/streamlit-test.log``."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "streamlit-test.log", "w")  # noqa: SIM115
@@ -48,7 +50,7 @@ def app_url():
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            "serve.py",
             "--server.headless",
             "true",
             "--server.port",

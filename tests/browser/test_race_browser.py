@@ -116,3 +116,12 @@ def test_trajectories_csv_is_built_when_clicked(app_url, browser):
     assert download.suggested_filename == "race_beale.csv"
     assert lines[0] == "step,racer,x,y,loss,grad_norm"
     assert len({line.split(",")[1] for line in lines[1:]}) == 2  # the two racers shown
+
+
+def test_the_server_warmed_up_before_its_first_visitor(app_url, page):
+    """serve.py's lifespan ran the warm-up (pages/common/warmup.py) before the server answered,
+    without an error, and the default race page it warmed draws as usual."""
+    log = (ARTIFACTS / "streamlit-test.log").read_text()
+    assert re.search(r"Warmed up in \d+\.\d s", log), log[-2000:]
+    assert "warm-up failed" not in log and "Traceback" not in log, log[-2000:]
+    _open_race(page, app_url)
