@@ -237,8 +237,8 @@ def test_basins_view_from_the_url_and_a_click_races_from_that_start(open_page):
     spec = _chart_titled(at, "Basins of attraction")
     heatmaps = [t for t in spec["data"] if t["type"] == "heatmap"]
     assert len(heatmaps) == 5 and len(_arr(heatmaps[0]["x"])) == 20
-    shares = at.dataframe[0].value
-    assert list(shares["racer"])[0].startswith("SGD") and "min 1" in shares.iloc[0, 1]
+    shares = at.table[0].value
+    assert list(shares.index)[0].startswith("SGD") and "min 1" in shares.iloc[0, 0]
     # a click (the chart's selection callback) stores the start and switches to the race
     at.session_state["_start_click"] = (-2.5, 3.5)
     at.session_state["view"] = "race"

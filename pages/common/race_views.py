@@ -201,7 +201,9 @@ def basins_view(config: rc.RaceConfig, n: int, mode: str) -> None:
         parts = [f"min {k + 1}: {frac[k]:.0%}" for k in range(minima)]
         parts += [f"none: {frac[basins.NONE]:.0%}", f"diverged: {frac[basins.DIVERGED]:.0%}"]
         shares.append({"racer": bmap.entry.label, "where the starts end": ", ".join(parts)})
-    st.dataframe(pd.DataFrame(shares), hide_index=True)
+    # a plain table: the page's leaderboard already loaded its code, while a data grid for
+    # five rows would have the browser fetch and start the grid's bundle on opening the view
+    st.table(pd.DataFrame(shares).set_index("racer"))
     st.caption(
         f"{n}x{n} starts per racer, {res.steps} steps, a start counts for a minimum when its "
         f"run ends within {fmt(res.tol)} of it. Click a cell to race from that start."
