@@ -98,6 +98,42 @@ def test_default_page_trains_and_shows_l1_sparsity(open_page):
     assert at.latex
 
 
+def _drawn_store_keys() -> None:
+    import streamlit as st
+
+    from pages.common import reg_live
+
+    st.session_state["drawn"] = sorted(reg_live.drawn_store())
+
+
+def _holds(value, kinds) -> bool:
+    """Whether ``value`` is, or contains (in tuples, lists, dicts), an instance of ``kinds``."""
+    if isinstance(value, kinds):
+        return True
+    if isinstance(value, dict):
+        return any(_holds(v, kinds) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return any(_holds(v, kinds) for v in value)
+    return False
+
+
+def test_a_finished_comparison_keeps_its_results_out_of_session_state(open_page):
+    """A closed tab's session state outlives the tab (Streamlit keeps it for reconnects and
+    frees it only when its store is next used); the snapshot and the figures a session drew
+    live in the session-scoped ``drawn_store`` instead, which Streamlit drops on disconnect."""
+    import plotly.graph_objects as go
+    from streamlit.testing.v1 import AppTest
+
+    from engine.jobs import Snapshot
+
+    at = _finish(open_page(PAGE))
+    assert not at.exception and at.get("plotly_chart")
+    state = at.session_state.to_dict()
+    assert not [k for k, v in state.items() if _holds(v, (Snapshot, go.Figure))]
+    drawn = AppTest.from_function(_drawn_store_keys).run()  # the same session id
+    assert drawn.session_state["drawn"] == ["figures", "held"]
+
+
 def _table(at) -> list[dict[str, str]]:
     """The rows of the results' Markdown table, variant names without their colour markup."""
     text = next(m.value for m in at.markdown if m.value.startswith("| variant"))

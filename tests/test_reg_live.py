@@ -7,7 +7,6 @@ import math
 from dataclasses import replace
 
 import pytest
-import streamlit as st
 
 from engine import reg_lab as rl
 from engine.jobs import Snapshot, Status
@@ -69,9 +68,8 @@ def test_a_class_shares_one_redraw_budget(monkeypatch):
 
 
 def test_throttled_draws_the_held_snapshot_until_the_gap_has_passed(monkeypatch):
-    from types import SimpleNamespace
-
-    monkeypatch.setattr(live, "st", SimpleNamespace(session_state={}))
+    store = {}
+    monkeypatch.setattr(live, "drawn_store", lambda: store)
     first = replace(BASE, version=1)
     assert live.throttled(first, gap=lambda: 60.0) == (first, True)
     newer = replace(BASE, version=2)
@@ -183,8 +181,9 @@ def test_summary_markdown_has_a_row_per_variant_with_its_colour(runs):
 
 
 # ------------------------------------------------------------------------------ figure cache
-def test_cached_figure_builds_once_per_publication_and_view():
-    st.session_state.pop(live._FIGS, None)
+def test_cached_figure_builds_once_per_publication_and_view(monkeypatch):
+    store = {}
+    monkeypatch.setattr(live, "drawn_store", lambda: store)
     built = []
 
     def build(name):
@@ -196,4 +195,4 @@ def test_cached_figure_builds_once_per_publication_and_view():
     live.cached_figure(("job", 1), ("hist", 2), lambda: build("c"))  # another view
     b = live.cached_figure(("job", 2), "hist", lambda: build("d"))  # a new publication
     assert b is not a and built == ["a", "c", "d"]
-    assert list(st.session_state[live._FIGS]["figs"]) == ["hist"]  # old ones dropped
+    assert list(store[live._FIGS]["figs"]) == ["hist"]  # old ones dropped

@@ -53,8 +53,8 @@ POLL_FLOOR = 0.5  # seconds: the shortest interval between live polls
 POLL_CAP = 5.0  # seconds: the longest (a class's charts still move; the progress line polls apart)
 DRAW_FACTOR = 3.0  # poll at least this many times slower than the live draws take together
 LIVE_WINDOW = 10.0  # seconds: a session that drew within this long counts as drawing now
-_FIGS = "_reglab_figures"  # session-state key: {"tag": (job_id, version), "figs": {...}}
-_HELD = "_reglab_held"  # session-state key: (snapshot drawn last, monotonic time of that draw)
+_FIGS = "figures"  # drawn_store() key: {"tag": (job_id, version), "figs": {...}}
+_HELD = "held"  # drawn_store() key: (snapshot drawn last, monotonic time of that draw)
 _TOKEN = "_reglab_token"  # session-state key: this session's name in LiveDraws
 
 
@@ -129,6 +129,16 @@ class LiveDraws:
 LIVE_DRAWS = LiveDraws()
 
 
+@st.cache_resource(scope="session", show_spinner=False)
+def drawn_store() -> dict:
+    """This session's snapshot drawn last and its figures (a training result and the charts
+    built from it, megabytes). Session-scoped, not in ``st.session_state``: Streamlit drops it
+    as soon as the tab closes. A closed session's state stays in Streamlit's store until its
+    120 s reconnect window has passed *and* the store is next used (a connect or disconnect),
+    so results held there outlived even the server's idle release (README, Deploy)."""
+    return {}
+
+
 def _session_token() -> str:
     return st.session_state.setdefault(_TOKEN, uuid.uuid4().hex)
 
@@ -150,7 +160,8 @@ def throttled(snap: Snapshot, gap: Callable[[], float] = redraw_gap) -> tuple[Sn
     """``(snapshot to draw, fresh)``: while the job is live, the snapshot this session drew
     last until :func:`redraw_gap` has passed since that draw (``fresh`` False: its figures
     are cached); otherwise ``snap`` itself (a finished job is always drawn as it ended)."""
-    held = st.session_state.get(_HELD)
+    store = drawn_store()
+    held = store.get(_HELD)
     now = time.monotonic()
     if (
         snap.status.active
@@ -160,7 +171,7 @@ def throttled(snap: Snapshot, gap: Callable[[], float] = redraw_gap) -> tuple[Sn
         and now - held[1] < gap()
     ):
         return held[0], False
-    st.session_state[_HELD] = (snap, now)
+    store[_HELD] = (snap, now)
     return snap, True
 
 
@@ -201,14 +212,15 @@ def cached_figure(tag: Hashable, key: Hashable, build: Callable[[], Any]) -> Any
 
     Built once per process (``pages.common.jobs.figure_once``): sessions watching the same
     shared job, or shown its cached result, have the same tag and reuse one figure. The
-    session's store holds one tag at a time (a new publication of the job drops the old
-    figures from it). The figures are shared, not copied: callers must not modify them
+    session's :func:`drawn_store` holds one tag at a time (a new publication of the job drops
+    the old figures from it). The figures are shared, not copied: callers must not modify them
     (``st.plotly_chart`` does not).
     """
-    store = st.session_state.get(_FIGS)
+    drawn = drawn_store()
+    store = drawn.get(_FIGS)
     if store is None or store["tag"] != tag:
         store = {"tag": tag, "figs": {}}
-        st.session_state[_FIGS] = store
+        drawn[_FIGS] = store
     figs = store["figs"]
     if key not in figs:
         figs[key] = pj.figure_once(tag, key, build)
