@@ -23,8 +23,7 @@ import streamlit as st
 
 from engine import netrace as nr
 from engine import netrace_report as rep
-from engine import race
-from pages.common import budget_gate, idle, urlstate
+from pages.common import budget_gate, idle, race_cache, urlstate
 from pages.common import jobs as pj
 from pages.common import netrace_config as nc
 from viz import race_network as vn
@@ -58,21 +57,6 @@ def _landscape(config: nr.NetRaceConfig, spec: nr.LandscapeSpec, result):
 def _hero(config: nr.NetRaceConfig, mode: str, ref: int, grid: int, _land, _result):
     """The animated landscape figure, built once per result and shared read-only."""
     return vn.landscape_figure(_land, _result)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _toy(race_key: str, _race_config) -> race.RaceResult:
-    """The 2D race of the same racers (sidebar rates), with the optimizer state recorded."""
-    c = _race_config
-    return race.run_race(
-        c.surface_obj(),
-        [r.entry() for r in c.racers],
-        c.start,
-        c.steps,
-        noise_std=c.noise,
-        seed=c.seed,
-        record_state=True,
-    )
 
 
 def _controls(presets: list[str]) -> dict:
@@ -219,7 +203,7 @@ def _results(config, values, result, race_config, surface_title: str) -> None:
         st.dataframe(vn.leaderboard_table(rep.leaderboard(result, target)), hide_index=True)
         st.caption(rep.RULE)
     else:
-        toy = _toy(race_config.key(), race_config)
+        toy = race_cache.run(race_config)  # the race page's own cache: one run per config
         lines, _ = rep.carry_over(result, toy, surface_title, target)
         st.markdown(
             f"Measured on both: the 2D race on **{surface_title}** (the sidebar's rates, "
