@@ -329,7 +329,7 @@ if why_tab.open:
 
 # --- 5. sharing -------------------------------------------------------------------------------
 st.subheader("Share and export")
-left, right = st.columns([3, 1])
+left, right = st.columns([2, 1])  # the button label fits on one line at 1280 px
 urlstate.share_link(container=left)
 right.download_button(
     "Per-layer figures (CSV)",

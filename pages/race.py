@@ -340,7 +340,7 @@ def race_tabs(config: rc.RaceConfig, result, clouds, tuned, crit: str) -> None:
 
     # sharing: in the fragment, so the link follows the cursor and the open tab
     st.subheader("Share and export")
-    left, right = st.columns([3, 1])
+    left, right = st.columns([2, 1])  # the button label fits on one line at 1280 px
     urlstate.share_link(container=left)
     right.download_button(
         "Download trajectories (CSV)",
