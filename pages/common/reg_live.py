@@ -132,10 +132,13 @@ LIVE_DRAWS = LiveDraws()
 @st.cache_resource(scope="session", show_spinner=False)
 def drawn_store() -> dict:
     """This session's snapshot drawn last and its figures (a training result and the charts
-    built from it, megabytes). Session-scoped, not in ``st.session_state``: Streamlit drops it
-    as soon as the tab closes. A closed session's state stays in Streamlit's store until its
-    120 s reconnect window has passed *and* the store is next used (a connect or disconnect),
-    so results held there outlived even the server's idle release (README, Deploy)."""
+    built from it). Session-scoped, not in ``st.session_state``: Streamlit drops it as soon
+    as the tab closes. A closed session's state stays in Streamlit's store until its 120 s
+    reconnect window has passed *and* the store is next used (a connect or disconnect), so
+    figures held there outlived even the server's idle release. The page's own last snapshot
+    still lives that long: its download buttons' callables and widget callbacks, which
+    Streamlit keeps with the session, hold the page script's globals (README, "Background
+    jobs and scaling out")."""
     return {}
 
 
