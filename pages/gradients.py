@@ -328,9 +328,7 @@ if why_tab.open:
         _why_view()
 
 # --- 5. sharing -------------------------------------------------------------------------------
-st.subheader("Share and export")
-left, right = st.columns([2, 1])  # the button label fits on one line at 1280 px
-urlstate.share_link(container=left)
+(right,) = urlstate.share_row(1)
 right.download_button(
     "Per-layer figures (CSV)",
     lambda: vg.layer_table(profiles, names).to_csv(index=False),  # built on click

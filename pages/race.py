@@ -339,9 +339,7 @@ def race_tabs(config: rc.RaceConfig, result, clouds, tuned, crit: str) -> None:
                 st.caption(intuition)
 
     # sharing: in the fragment, so the link follows the cursor and the open tab
-    st.subheader("Share and export")
-    left, right = st.columns([2, 1])  # the button label fits on one line at 1280 px
-    urlstate.share_link(container=left)
+    (right,) = urlstate.share_row(1)
     right.download_button(
         "Download trajectories (CSV)",
         lambda: vr.trajectories(result).to_csv(index=False),  # built on click

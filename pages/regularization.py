@@ -392,10 +392,8 @@ with results:
 
 # --- 5. sharing and export ---------------------------------------------------------------------
 with export:
-    st.subheader("Share and export")
     # the CSVs are built when clicked (a callable), not on every visitor's every run
-    left, mid, right = st.columns([2.4, 1, 1.2])
-    urlstate.share_link(container=left)
+    mid, right = urlstate.share_row(1, 1.2)
     runs = snap.history if snap is not None and snap.history else None
     restored = st.session_state.get(rc.MODEL.key, rc.MODEL.default) == "restored"
     if runs:

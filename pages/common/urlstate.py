@@ -381,6 +381,17 @@ def share_link(container: Any = None, label: str = SHARE_LABEL) -> str:
     return url
 
 
+def share_row(*widths: float) -> list:
+    """The "Share and export" section every page ends with: its heading, the share link
+    (:func:`share_link`) in a column of width 2, then one column per width in ``widths`` for
+    the page's download buttons, which are returned. A button column of 1 (a third of the row
+    at 2:1) keeps "Download trajectories (CSV)" on one line at 1280 px."""
+    st.subheader("Share and export")
+    link, *buttons = st.columns([2, *widths])
+    share_link(container=link)
+    return buttons
+
+
 def shared_url(markdown: str) -> str | None:
     """The URL in a :func:`share_link` text, ``None`` for any other markdown (tests read the
     link back with it)."""
