@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -164,13 +165,41 @@ def _plain_main():
                 sys.modules["__main__"] = real
 
 
-def _warm() -> int:
-    """Run in each worker on start: import the engine (the first chunk does not pay for it)
-    and use one BLAS thread (see :func:`worker_setup`)."""
+PARENT_CHECK_SECONDS = 1.0  # how often a pool worker checks that the server is still there
+
+
+def _warm(parent_pid: int | None = None) -> int:
+    """Run in each worker on start: import the engine (the first chunk does not pay for it),
+    use one BLAS thread (see :func:`worker_setup`) and exit with the server
+    (:func:`_exit_with`, when ``parent_pid`` is given)."""
     import engine.trainer  # noqa: F401
 
     worker_setup()
+    if parent_pid is not None:
+        threading.Thread(
+            target=_exit_with, args=(parent_pid,), name="exit-with-server", daemon=True
+        ).start()
     return os.getpid()
+
+
+def _exit_with(parent_pid: int, every: float = PARENT_CHECK_SECONDS) -> None:
+    """End this worker within ``every`` seconds of the server process ``parent_pid``.
+
+    A ``ProcessPoolExecutor`` worker waits on its call queue, whose pipe it holds both ends
+    of, so it never sees its server die; its parent is the forkserver, which lives as long
+    as a worker holds its pipe. A server that ends without shutting its pool down (killed,
+    crashed, or stopped before its pool) would leave the forkserver and every worker behind,
+    idle or finishing a chunk nobody will read: a server stopped with SIGTERM after one lab visit
+    left 3 processes and 88 MB behind, for good.
+    """
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid now belongs to another user's process
+            os._exit(0)
 
 
 _SETUP_DONE = False
@@ -206,7 +235,10 @@ class ProcessBackend(Backend):
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    self._workers, mp_context=_mp_context(), initializer=_warm
+                    self._workers,
+                    mp_context=_mp_context(),
+                    initializer=_warm,
+                    initargs=(os.getpid(),),
                 )
             return self._pool
 

@@ -395,3 +395,44 @@ def test_shared_compute_all_submits_every_call_before_waiting_and_keeps_their_or
         )
     assert "ok" in cache and "bad" not in cache
     backend.shutdown()
+
+
+def _alive(pid: int) -> bool:
+    """``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc")
+def test_pool_workers_exit_when_their_server_is_killed():
+    # a server that never shuts its pool down: killed, as a crash or an OOM kill would
+    server = "\n".join(
+        [
+            "import os, sys, time",
+            "from engine.executor import ProcessBackend",
+            "backend = ProcessBackend(2)",
+            "futures = [backend.submit(time.sleep, 0.5) for _ in range(2)]",
+            "[f.result() for f in futures]",
+            "print(*backend.worker_pids(), flush=True)",
+            "sys.stdin.read()",
+        ]
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", server],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    workers = [int(pid) for pid in proc.stdout.readline().split()]
+    assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "pool workers outlived their server"
