@@ -24,9 +24,12 @@ attribute ``data-test-script-state`` is neither ``running`` nor ``rerunRequested
 script run has started after the action (the state was ``running`` at some point) and ended;
 if it sent nothing within 0.8 s the action was answered in the browser alone;
 (3) every Plotly chart on the page has been drawn (``_fullLayout`` set); and
-(4) the DOM has not changed for 300 ms (a MutationObserver on the whole document).
-The latency is the time of the last DOM change before that quiet period, minus the action's
-time: it ends when the last visible thing (chart, table, text) changed. A page whose
+(4) the DOM has not changed for 300 ms (a MutationObserver on the whole document), and the
+page's main thread has ended no long task (>= 50 ms, the Long Tasks API) in that time: a
+WebGL scene is drawn in long tasks that change no DOM node, and a visitor's next click waits
+for them. The latency is the time of the last DOM change or long-task end before that quiet
+period, minus the action's time: it ends when the last visible thing (chart, table, text)
+changed and the page could answer again. A page whose
 background job polls (``st.fragment(run_every=...)``) keeps changing while the job runs; for
 it, idle is the first quiet moment after the action's own rerun, not the end of the job.
 
@@ -87,6 +90,10 @@ INSTRUMENT_JS = """
     }).observe(document, {subtree: true, childList: true, attributes: true,
                           characterData: true});
   };
+  // a WebGL scene draws in long tasks without touching the DOM: their ends count as changes
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) b.mut = Math.max(b.mut, e.startTime + e.duration);
+  }).observe({type: 'longtask', buffered: true});
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', watch);
   else watch();
 })();
