@@ -17,7 +17,9 @@ until it next touches its session store (their TTL is checked lazily). What stay
 is memory the C allocator keeps for reuse. The caches go after ``NNVIZ_IDLE_RELEASE_S``
 (default 600 s) without visitors (pages/common/idle.py), longer than ``--linger``: this
 bench measures what a class keeps while the server is in use; ``bench.classroom`` waits for
-the release.
+the release, and so does this one with ``--idle-release S`` (e.g. 30): each round then ends
+with one visit after ``--linger`` and ``S`` seconds without visitors, and its "kept" is counted
+after that quiet time, round after round (is what stays a high-water mark or growth?).
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ import sys
 import time
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS
-from bench.classroom import STALL_AFTER, CpuLedger, _class, _visit, app_server
+from bench.classroom import (
+    IDLE_RELEASE_ENV,
+    STALL_AFTER,
+    CpuLedger,
+    _class,
+    _visit,
+    app_server,
+)
 
 
 def _mb(process) -> float:
@@ -37,10 +46,10 @@ def _mb(process) -> float:
 
 
 async def _round(
-    browser, url: str, server, ledger: CpuLedger, seeds: range, linger: float
-) -> tuple[float, float, float, float, int]:
-    """RSS (MB) before, at the peak, 10 s and ``linger`` s after the last close; how many
-    sessions finished."""
+    browser, url: str, server, ledger: CpuLedger, seeds: range, linger: float, release: float
+) -> tuple[float, float, float, float, float | None, int]:
+    """RSS (MB) before, at the peak, 10 s and ``linger`` s after the last close, and (with
+    ``release`` > 0) after the quiet time; how many sessions finished."""
     before, t0 = _mb(server), time.monotonic()
     visits, contexts = await _class(browser, url, [f"/regularization?seed={s}" for s in seeds])
     for context in contexts:
@@ -48,9 +57,18 @@ async def _round(
     await asyncio.sleep(10)
     after10 = _mb(server)
     await asyncio.sleep(max(linger - 10, 0))
+    lingered = _mb(server)
+    quiet = None
+    if release > 0:
+        # as bench.classroom (d): one visitor comes and goes, so Streamlit lets go of the
+        # closed sessions; then nobody until the idle release has run
+        _, context = await _visit(browser, url, "/race", "chart", 60)
+        await context.close()
+        await asyncio.sleep(release * 1.25 + 5)
+        quiet = _mb(server)
     peak = ledger.server_between(t0, time.monotonic())[0] / 2**20
     finished = sum(not v.stalled for v in visits)
-    return before, peak, after10, _mb(server), finished
+    return before, peak, after10, lingered, quiet, finished
 
 
 async def _run(args) -> None:
@@ -71,19 +89,23 @@ async def _run(args) -> None:
             rounds = [range(r * n + 1, (r + 1) * n + 1) for r in range(args.rounds)]
             rounds.append(rounds[0])
             lingered = f"+{args.linger:.0f} s" if args.linger > 10 else "+10 s"
+            quiet_head = f" {'quiet':>8s}" if args.idle_release > 0 else ""
             print(
                 f"{'round (seeds)':24s} {'before':>8s} {'peak':>8s} {'+10 s':>8s} "
-                f"{lingered:>8s} {'kept':>8s}  finished"
+                f"{lingered:>8s}{quiet_head} {'kept':>8s}  finished"
             )
             start = _mb(server)
             for r, seeds in enumerate(rounds):
                 name = f"{r + 1} ({seeds[0]}-{seeds[-1]})" + (" again" if r == args.rounds else "")
-                before, peak, after10, after, finished = await _round(
-                    browser, url, server, ledger, seeds, args.linger
+                before, peak, after10, after, quiet, finished = await _round(
+                    browser, url, server, ledger, seeds, args.linger, args.idle_release
                 )
+                end = after if quiet is None else quiet
+                quiet_col = "" if quiet is None else f" {quiet:6.0f}MB"
                 print(
-                    f"{name:24s} {before:6.0f}MB {peak:6.0f}MB {after10:6.0f}MB {after:6.0f}MB "
-                    f"{after - before:+6.0f}MB  {finished}/{len(seeds)} (<= {STALL_AFTER:.0f} s)"
+                    f"{name:24s} {before:6.0f}MB {peak:6.0f}MB {after10:6.0f}MB {after:6.0f}MB"
+                    f"{quiet_col} {end - before:+6.0f}MB  {finished}/{len(seeds)} "
+                    f"(<= {STALL_AFTER:.0f} s)"
                 )
             print(f"whole run: {start:.0f} -> {_mb(server):.0f} MB after the warm-up visit")
             await browser.close()
@@ -96,9 +118,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="classes on new seeds")
     parser.add_argument("--linger", type=float, default=135.0, help="seconds after the close")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
+    parser.add_argument(
+        "--idle-release",
+        type=float,
+        default=0.0,
+        help="the server's NNVIZ_IDLE_RELEASE_S; each round then also waits for the quiet "
+        "time (one visit after --linger, then this long without visitors: the release) and "
+        "prints the RSS after it; 0: the app's default, and no wait",
+    )
     args = parser.parse_args()
     if any("=" not in kv for kv in args.env):
         sys.exit("--env takes NAME=VALUE")
+    if args.idle_release > 0:
+        args.env.append(f"{IDLE_RELEASE_ENV}={args.idle_release:g}")
     asyncio.run(_run(args))
 
 
