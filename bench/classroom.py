@@ -455,6 +455,16 @@ async def _class(browser, url: str, paths: list[str]) -> tuple[list[Visit], list
     return [v for v, _ in done], [c for _, c in done]
 
 
+async def quiet_time(browser, url: str, release: float) -> None:
+    """The server's quiet time, started past ``SESSION_TTL`` after a class closed: one visitor
+    comes and goes (Streamlit drops a closed tab's session only when its session store is
+    next used), then nobody until the idle release (``release`` s, the server's
+    ``NNVIZ_IDLE_RELEASE_S``) has had time to run."""
+    _, context = await _visit(browser, url, "/race", "chart", 60)
+    await context.close()
+    await asyncio.sleep(release * 1.25 + 5)
+
+
 class RaceProbe:
     """One session on /race; :meth:`rerun` changes Steps and times the rerun to idle."""
 
@@ -736,13 +746,8 @@ async def _run(args) -> None:
             rss2, threads2 = ledger.server_now()
             quiet = None
             if args.idle_release > 0:
-                # Streamlit drops a closed tab's session after SESSION_TTL, but only when its
-                # session store is next used: one visitor comes and goes past the TTL; then
-                # nobody, until the server's idle release has had time to run
                 await asyncio.sleep(SESSION_TTL + 5 - 10)
-                _, ctx = await _visit(browser, url, "/race", "chart", 60)
-                await ctx.close()
-                await asyncio.sleep(args.idle_release * 1.25 + 5)
+                await quiet_time(browser, url, args.idle_release)
                 quiet = ledger.server_now()
             await browser.close()
         print(

@@ -38,6 +38,7 @@ from bench.classroom import (
     _class,
     _visit,
     app_server,
+    quiet_time,
 )
 
 
@@ -60,11 +61,7 @@ async def _round(
     lingered = _mb(server)
     quiet = None
     if release > 0:
-        # as bench.classroom (d): one visitor comes and goes, so Streamlit lets go of the
-        # closed sessions; then nobody until the idle release has run
-        _, context = await _visit(browser, url, "/race", "chart", 60)
-        await context.close()
-        await asyncio.sleep(release * 1.25 + 5)
+        await quiet_time(browser, url, release)
         quiet = _mb(server)
     peak = ledger.server_between(t0, time.monotonic())[0] / 2**20
     finished = sum(not v.stalled for v in visits)

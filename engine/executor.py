@@ -189,16 +189,14 @@ def _exit_with(parent_pid: int, every: float = PARENT_CHECK_SECONDS) -> None:
     of, so it never sees its server die; its parent is the forkserver, which lives as long
     as a worker holds its pipe. A server that ends without shutting its pool down (killed,
     crashed, or stopped before its pool) would leave the forkserver and every worker behind,
-    idle or finishing a chunk nobody will read: a server stopped with SIGTERM after one lab visit
-    left 3 processes and 88 MB behind, for good.
+    idle or finishing a chunk nobody will read: a server stopped with SIGTERM after one lab
+    visit left 3 processes and 88 MB behind, for good.
     """
     while True:
         time.sleep(every)
         try:
             os.kill(parent_pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:  # the pid now belongs to another user's process
+        except (ProcessLookupError, PermissionError):  # gone, or the pid is another user's now
             os._exit(0)
 
 

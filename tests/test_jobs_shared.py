@@ -28,6 +28,7 @@ from engine.result_cache import (
     shared_compute_all,
 )
 from engine.trainer import Config, Trainer, train
+from tests.conftest import ROOT
 from tests.test_jobs import Counter
 
 WAIT = 30.0
@@ -420,10 +421,9 @@ def test_pool_workers_exit_when_their_server_is_killed():
             "sys.stdin.read()",
         ]
     )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen(
         [sys.executable, "-c", server],
-        cwd=root,
+        cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
