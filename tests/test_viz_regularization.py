@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -48,6 +50,16 @@ def test_loss_figure_marks_the_early_stopping_epoch(runs):
     fig = vr.loss_figure(hs, labels)
     stars = [t for t in fig.data if t.marker.symbol == "star"]
     assert len(stars) == 1 and stars[0].x[0] == hs[0].best_epoch
+
+
+def test_loss_figure_is_built_unchecked_yet_validates_unchanged(runs):
+    """Rebuilt on every live poll, so built from plain dicts without Plotly's checks: Plotly's
+    full check must accept it and change nothing (no unknown key, no value it would coerce)."""
+    hs, labels = [r.history for r in runs], [r.label for r in runs]
+    for log in (False, True):
+        fig = vr.loss_figure(hs, labels, log=log)
+        assert json.loads(go.Figure(fig.to_dict()).to_json()) == json.loads(fig.to_json())
+        assert fig.layout.yaxis.type == ("log" if log else "linear")
 
 
 def test_summary_table_gap_is_validation_minus_train(runs):

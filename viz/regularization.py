@@ -18,7 +18,15 @@ from plotly.subplots import make_subplots
 from engine import reg_lab as rl
 from engine.history import History
 from engine.reg_geometry import CoefPaths, TwoWeightProblem, l1_optimum, l2_optimum
-from viz.common import HOVER_NUM, AnimatedFigure, base_layout, color, empty_figure, fmt
+from viz.common import (
+    HOVER_NUM,
+    AnimatedFigure,
+    base_layout,
+    color,
+    empty_figure,
+    fmt,
+    plain_figure,
+)
 
 MAX_FRAMES = 40  # animation frames of the histogram (snapshots are subsampled beyond)
 
@@ -292,61 +300,74 @@ def loss_figure(
     histories: Sequence[History], labels: Sequence[str], log: bool = False
 ) -> go.Figure:
     """Train (dashed) and validation (solid) data loss per epoch (linear, or log with ``log``);
-    ★ marks the best validation epoch of an early-stopped run, ✗ a diverged run's end."""
-    fig = go.Figure()
+    ★ marks the best validation epoch of an early-stopped run, ✗ a diverged run's end.
+    Rebuilt on every live poll of a training run, so built from plain dicts
+    (:func:`viz.common.plain_figure`)."""
+    traces = []
     for i, (h, label) in enumerate(zip(histories, labels, strict=True)):
         c = color(i)
         for y, kind, dash in ((h.train_loss, "train", "dash"), (h.val_loss, "validation", None)):
-            fig.add_trace(
-                go.Scatter(
-                    x=h.epochs,
-                    y=np.maximum(y, 1e-12),
-                    mode="lines",
-                    name=f"{label} ({kind})",
-                    legendgroup=str(i),
-                    line={"color": c, "dash": dash, "width": 2 if dash is None else 1.5},
-                    hovertemplate=f"{label}<br>{kind} loss %{{y:{HOVER_NUM}}} at epoch %{{x}}"
+            line = (
+                {"color": c, "width": 2}
+                if dash is None
+                else {"color": c, "dash": dash, "width": 1.5}
+            )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": h.epochs,
+                    "y": np.maximum(y, 1e-12),
+                    "mode": "lines",
+                    "name": f"{label} ({kind})",
+                    "legendgroup": str(i),
+                    "line": line,
+                    "hovertemplate": f"{label}<br>{kind} loss %{{y:{HOVER_NUM}}} at epoch %{{x}}"
                     "<extra></extra>",
-                )
+                }
             )
         if h.best_epoch is not None and (h.stopped_early or h.restored_epoch is not None):
-            fig.add_trace(
-                go.Scatter(
-                    x=[h.best_epoch],
-                    y=[max(h.best_val_loss, 1e-12)],
-                    mode="markers",
-                    name=f"{label}: early-stopping best epoch",
-                    legendgroup=str(i),
-                    showlegend=False,
-                    marker={"symbol": "star", "size": 15, "color": c, "line": {"width": 1}},
-                    hovertemplate=f"{label}<br>best epoch {h.best_epoch} (weights restored)"
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [h.best_epoch],
+                    "y": [max(h.best_val_loss, 1e-12)],
+                    "mode": "markers",
+                    "name": f"{label}: early-stopping best epoch",
+                    "legendgroup": str(i),
+                    "showlegend": False,
+                    "marker": {"symbol": "star", "size": 15, "color": c, "line": {"width": 1}},
+                    "hovertemplate": f"{label}<br>best epoch {h.best_epoch} (weights restored)"
                     f"<br>validation loss %{{y:{HOVER_NUM}}}<extra></extra>",
-                )
+                }
             )
         if h.diverged_at is not None and len(h.epochs):
-            fig.add_trace(
-                go.Scatter(
-                    x=[h.epochs[-1]],
-                    y=[max(h.val_loss[-1], 1e-12)],
-                    mode="markers",
-                    showlegend=False,
-                    marker={"symbol": "x-thin-open", "size": 16, "color": c, "line": {"width": 3}},
-                    hovertemplate=f"{label}<br>{h.message}<extra></extra>",
-                )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [h.epochs[-1]],
+                    "y": [max(h.val_loss[-1], 1e-12)],
+                    "mode": "markers",
+                    "showlegend": False,
+                    "marker": {
+                        "symbol": "x-thin-open",
+                        "size": 16,
+                        "color": c,
+                        "line": {"width": 3},
+                    },
+                    "hovertemplate": f"{label}<br>{h.message}<extra></extra>",
+                }
             )
-    fig.update_layout(
-        **base_layout(
-            "Loss per epoch: train dashed, validation solid" + (" (log scale)" if log else "")
-        ),
-        xaxis={"title": "epoch"},
+    layout = base_layout(
+        "Loss per epoch: train dashed, validation solid" + (" (log scale)" if log else ""),
+        xaxis={"title": {"text": "epoch"}},
         yaxis={
-            "title": "data loss" + (" (log scale)" if log else ""),
+            "title": {"text": "data loss" + (" (log scale)" if log else "")},
             "type": "log" if log else "linear",
             "exponentformat": "e",
         },
         height=430,
     )
-    return fig
+    return plain_figure(traces, layout)
 
 
 LOG_DECADES = 2.0  # losses spanning more than this many powers of ten: log axis by default
