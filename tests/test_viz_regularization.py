@@ -52,14 +52,23 @@ def test_loss_figure_marks_the_early_stopping_epoch(runs):
     assert len(stars) == 1 and stars[0].x[0] == hs[0].best_epoch
 
 
-def test_loss_figure_is_built_unchecked_yet_validates_unchanged(runs):
-    """Rebuilt on every live poll, so built from plain dicts without Plotly's checks: Plotly's
-    full check must accept it and change nothing (no unknown key, no value it would coerce)."""
+def _validates_unchanged(fig: go.Figure) -> bool:
+    return json.loads(go.Figure(fig.to_dict()).to_json()) == json.loads(fig.to_json())
+
+
+def test_live_figures_are_built_unchecked_yet_validate_unchanged(runs):
+    """The loss figure and the live histogram are rebuilt on every live poll, so built from
+    plain dicts without Plotly's checks: Plotly's full check must accept them and change
+    nothing (no unknown key, no value it would coerce)."""
     hs, labels = [r.history for r in runs], [r.label for r in runs]
     for log in (False, True):
         fig = vr.loss_figure(hs, labels, log=log)
-        assert json.loads(go.Figure(fig.to_dict()).to_json()) == json.loads(fig.to_json())
+        assert _validates_unchanged(fig)
         assert fig.layout.yaxis.type == ("log" if log else "linear")
+        live = vr.histogram_figure(hs, labels, None, 30, log_count=log, animate=False)
+        assert _validates_unchanged(live)
+        assert (live.layout.yaxis.type == "log") == log
+        assert "epoch 30 (live)" in live.layout.annotations[-1].text
 
 
 def test_summary_table_gap_is_validation_minus_train(runs):

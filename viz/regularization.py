@@ -52,9 +52,9 @@ def _spike_text(zeros: int, total: int) -> str:
 
 def _hist_traces(
     hset: rl.HistogramSet, labels: Sequence[str], index: Sequence[int] | None = None
-) -> list[go.Bar]:
-    """Two bar traces per run: counts without exact zeros, and the exact-zero spike.
-    ``index``: each run's variant number (its colour), default 0, 1, ..."""
+) -> list[dict]:
+    """Two bar traces per run, as plain dicts: counts without exact zeros, and the exact-zero
+    spike. ``index``: each run's variant number (its colour), default 0, 1, ..."""
     edges = hset.bins.edges
     centers, widths = 0.5 * (edges[:-1] + edges[1:]), np.diff(edges)
     spike_w = float(widths[0]) * 0.6
@@ -62,34 +62,37 @@ def _hist_traces(
     index = range(len(labels)) if index is None else index
     for i, (counts, zeros, total), label in zip(index, _hist_values(hset), labels, strict=True):
         traces.append(
-            go.Bar(
-                x=centers,
-                y=counts,
-                width=widths,
-                name=label,
-                legendgroup=str(i),
-                marker={"color": color(i), "line": {"width": 0}},
-                opacity=0.55,
-                customdata=np.stack([edges[:-1], edges[1:]], axis=1),
-                hovertemplate=f"{label}<br>w in [%{{customdata[0]:{HOVER_NUM}}}, "
+            {
+                "type": "bar",
+                "x": centers,
+                "y": counts,
+                "width": widths,
+                "name": label,
+                "legendgroup": str(i),
+                "marker": {"color": color(i), "line": {"width": 0}},
+                "opacity": 0.55,
+                "customdata": np.stack([edges[:-1], edges[1:]], axis=1),
+                "hovertemplate": f"{label}<br>w in [%{{customdata[0]:{HOVER_NUM}}}, "
                 f"%{{customdata[1]:{HOVER_NUM}}})<br>count %{{y}}<extra></extra>",
-            )
+            }
         )
         traces.append(
-            go.Bar(
-                x=[0.0],
-                y=[zeros],
-                width=[spike_w],
-                name=f"{label}: exactly 0",
-                legendgroup=str(i),
-                showlegend=False,
-                marker={"color": color(i), "pattern": {"shape": "/", "solidity": 0.4}},
-                opacity=0.9,
-                text=[_spike_text(zeros, total)],
-                textposition="outside",
-                cliponaxis=False,
-                hovertemplate=f"{label}<br>exactly 0: %{{y:,}} weights (%{{text}})<extra></extra>",
-            )
+            {
+                "type": "bar",
+                "x": [0.0],
+                "y": [zeros],
+                "width": [spike_w],
+                "name": f"{label}: exactly 0",
+                "legendgroup": str(i),
+                "showlegend": False,
+                "marker": {"color": color(i), "pattern": {"shape": "/", "solidity": 0.4}},
+                "opacity": 0.9,
+                "text": [_spike_text(zeros, total)],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertemplate": f"{label}<br>exactly 0: %{{y:,}} weights (%{{text}})"
+                "<extra></extra>",
+            }
         )
     return traces
 
@@ -175,48 +178,49 @@ def histogram_figure(
         epochs = [at]
     sets = {e: rl.weight_histograms(histories, e, layer, bins) for e in epochs}
     first = sets[at] if shown is None else rl.weight_histograms(histories, at, layer, bins, shown)
-    fig = go.Figure(_hist_traces(first, labels, index))
     ymax = max(
         max((int(h.counts.max()) for h in s.hists if h is not None), default=1)
         for s in (*sets.values(), first)
     )
-    yaxis = {"title": "count (log scale)" if log_count else "count"}
+    yaxis = {"title": {"text": "count (log scale)" if log_count else "count"}}
     if log_count:
         yaxis.update(type="log", range=[-0.1, np.log10(max(ymax, 1)) + 0.35], dtick=1)
     else:
         yaxis.update(range=[0, ymax * 1.12])
     what = layer_name or ("all layers" if layer is None else f"layer {layer + 1}")
-    fig.update_layout(
-        **base_layout(f"Weights of {what}: all variants on shared bins"),
+    layout = base_layout(
+        f"Weights of {what}: all variants on shared bins",
         barmode="overlay",
         bargap=0,
-        xaxis={"title": "weight value w"},
+        xaxis={"title": {"text": "weight value w"}},
         yaxis=yaxis,
         height=440,
-        annotations=_spike_labels(first, labels, index),
-    )
-    fig.update_layout(
-        margin={"l": 140, "t": 72, "b": 120},
         meta={"note": bins.note + " Hatched spike at 0: the weights that are exactly 0."},
     )
+    layout["margin"].update(l=140, t=72, b=120)
+    traces, notes = _hist_traces(first, labels, index), _spike_labels(first, labels, index)
     if animate:  # frames stay plain dicts: Plotly would validate every frame's bars
-        fig.update_layout(**_player(epochs, at))
+        layout.update(_player(epochs, at))
+        if notes:
+            layout["annotations"] = notes
         frames = [_frame(sets[e], e, labels, index) for e in epochs]
-        return AnimatedFigure(fig.data, fig.layout, frames)
-    else:
-        fig.add_annotation(
-            text=f"epoch {at} (live) · ▶ Play and the epoch slider appear when training ends",
-            x=0.0,
-            y=0.0,
-            xref="paper",
-            yref="paper",
-            yshift=-80,
-            xanchor="left",
-            yanchor="top",
-            showarrow=False,
-            font={"size": 13},
-        )
-    return fig
+        return AnimatedFigure(traces, layout, frames)
+    layout["annotations"] = notes
+    notes.append(
+        {
+            "text": f"epoch {at} (live) · ▶ Play and the epoch slider appear when training ends",
+            "x": 0.0,
+            "y": 0.0,
+            "xref": "paper",
+            "yref": "paper",
+            "yshift": -80,
+            "xanchor": "left",
+            "yanchor": "top",
+            "showarrow": False,
+            "font": {"size": 13},
+        }
+    )
+    return plain_figure(traces, layout)
 
 
 def blown_histogram_figure(
