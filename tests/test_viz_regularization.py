@@ -57,7 +57,7 @@ def _validates_unchanged(fig: go.Figure) -> bool:
 
 
 def test_live_figures_are_built_unchecked_yet_validate_unchanged(runs):
-    """The loss figure and the live histogram are rebuilt on every live poll, so built from
+    """The loss, live histogram and sparsity figures are rebuilt on every live poll, so built from
     plain dicts without Plotly's checks: Plotly's full check must accept them and change
     nothing (no unknown key, no value it would coerce)."""
     hs, labels = [r.history for r in runs], [r.label for r in runs]
@@ -69,6 +69,8 @@ def test_live_figures_are_built_unchecked_yet_validate_unchanged(runs):
         assert _validates_unchanged(live)
         assert (live.layout.yaxis.type == "log") == log
         assert "epoch 30 (live)" in live.layout.annotations[-1].text
+    curves = [rl.sparsity_curve(h, 0, eps=1e-3) for h in hs]
+    assert _validates_unchanged(vr.sparsity_figure(curves, labels, "layer 1"))
 
 
 def test_summary_table_gap_is_validation_minus_train(runs):

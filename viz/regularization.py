@@ -427,29 +427,33 @@ def summary_table(
 def sparsity_figure(
     curves: Sequence[rl.SparsityCurve], labels: Sequence[str], layer_name: str
 ) -> go.Figure:
-    """Share of weights exactly 0 (solid) and with |w| < ε (dotted) over epochs, per variant."""
-    fig = go.Figure()
+    """Share of weights exactly 0 (solid) and with |w| < ε (dotted) over epochs, per variant.
+    Rebuilt on every live poll, so built from plain dicts (:func:`viz.common.plain_figure`)."""
     eps = curves[0].eps if curves else 1e-3
+    traces = []
     for i, (c, label) in enumerate(zip(curves, labels, strict=True)):
         for y, kind, dash in ((c.exact, "exactly 0", None), (c.near, f"|w| < {fmt(eps)}", "dot")):
-            fig.add_trace(
-                go.Scatter(
-                    x=c.epochs,
-                    y=100.0 * y,
-                    mode="lines",
-                    name=f"{label}: {kind}",
-                    legendgroup=str(i),
-                    line={"color": color(i), "dash": dash},
-                    hovertemplate=f"{label}<br>{kind}: %{{y:.1f}}% at epoch %{{x}}<extra></extra>",
-                )
+            line = {"color": color(i)} if dash is None else {"color": color(i), "dash": dash}
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": c.epochs,
+                    "y": 100.0 * y,
+                    "mode": "lines",
+                    "name": f"{label}: {kind}",
+                    "legendgroup": str(i),
+                    "line": line,
+                    "hovertemplate": f"{label}<br>{kind}: %{{y:.1f}}% at epoch %{{x}}"
+                    "<extra></extra>",
+                }
             )
-    fig.update_layout(
-        **base_layout(f"Sparsity of {layer_name}: exactly 0 solid, |w| < ε dotted"),
-        xaxis={"title": "epoch"},
-        yaxis={"title": "share of weights (%)", "range": [-2, 102]},
+    layout = base_layout(
+        f"Sparsity of {layer_name}: exactly 0 solid, |w| < ε dotted",
+        xaxis={"title": {"text": "epoch"}},
+        yaxis={"title": {"text": "share of weights (%)"}, "range": [-2, 102]},
         height=400,
     )
-    return fig
+    return plain_figure(traces, layout)
 
 
 # ------------------------------------------------------------------------------ boundaries
